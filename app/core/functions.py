@@ -12,14 +12,14 @@ from typing import Annotated
 from app.core.errors import ToolError
 from app.core.events import ArchivalInserted, MemoryEdited
 from app.core.journal import journal_filter_for
-from app.core.messages import BlockEdit, Message, Page, Passage
+from app.core.messages import BlockEdit, Kind, Message, Page, Passage
 from app.core.schema import BlockLabel, MaxLen, Pattern, Range
 from app.core.toolbox import Tool, Toolbox, ToolContext, tool
 
 Text = Annotated[str, MaxLen(1000)]
 Query = Annotated[str, MaxLen(120)]
 PageNo = Annotated[int, Range(1, 99)]
-Date = Annotated[str, Pattern(r"\d{4}-\d{2}-\d{2}")]
+Date = Annotated[str, Pattern(r"^\d{4}-\d{2}-\d{2}$")]
 Minutes = Annotated[int, Range(1, 1440)]
 
 
@@ -198,12 +198,15 @@ def stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
+_SPEAKER = {Kind.USER: "user", Kind.FUNCTION_CALL: "you"}
+
+
 def _format_messages(found: Page[Message], what: str) -> str:
     if not found.items:
         return f"No {what} (page {found.page}, total {found.total})."
     lines = [f"{found.header()} of {what}:"]
     for m in found.items:
-        who = "you" if m.role == "assistant" else "user"
+        who = _SPEAKER.get(m.kind, "system")
         lines.append(f"[{stamp(m.created_at)}] {who}: {m.text}")
     return "\n".join(lines)
 

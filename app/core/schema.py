@@ -71,6 +71,9 @@ def type_schema(annotation: Any, block_labels: tuple[str, ...]) -> JsonSchema:
         if isinstance(extra, MaxLen):
             schema["maxLength"] = extra.chars
         elif isinstance(extra, Pattern):
+            # The pattern alone bounds the string: outlines lets maxLength win over pattern
+            # (it kept only the length and the model wrote free text into a date field).
+            schema.pop("maxLength", None)
             schema["pattern"] = extra.regex
         elif isinstance(extra, Range):
             schema["minimum"], schema["maximum"] = extra.minimum, extra.maximum

@@ -261,11 +261,12 @@ class SqliteStore(SqliteBase):
     def search_date(
         self, agent_id: str, start: datetime, end: datetime, page: int, page_size: int
     ) -> Page[Message]:
-        """Messages with start <= created_at <= end, oldest first."""
+        """Messages with readable text (as in `search_text`) and start <= created_at <= end,
+        oldest first: heartbeats and raw function results would only crowd the page."""
         offset = _offset(page, page_size)
         where = (
-            "FROM messages m "
-            "WHERE m.agent_id = ? AND m.deleted = 0 AND m.created_at BETWEEN ? AND ?"
+            "FROM messages m WHERE m.agent_id = ? AND m.deleted = 0 AND m.text <> '' "
+            "AND m.created_at BETWEEN ? AND ?"
         )
         args = (agent_id, to_db_time(start), to_db_time(end))
         total = self._conn.execute(f"SELECT count(*) {where}", args).fetchone()[0]

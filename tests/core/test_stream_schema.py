@@ -95,3 +95,28 @@ def test_schema_comes_from_signatures() -> None:
         for prop in props.values():
             if prop.get("type") == "string" and "enum" not in prop:
                 assert "maxLength" in prop or "pattern" in prop  # bounded: output stays finite
+
+
+def test_date_fields_are_bounded_by_their_pattern_alone() -> None:
+    """outlines keeps maxLength and drops pattern when both are given: a 135M model then wrote
+    free text into start_date. A date field must carry only an anchored pattern."""
+    schema = default_toolbox().union_schema(
+        ("persona", "human"), only=("conversation_search_date",)
+    )
+    args = schema["properties"]["arguments"]["properties"]
+    for field in ("start_date", "end_date"):
+        assert "maxLength" not in args[field]
+        assert args[field]["pattern"].startswith("^") and args[field]["pattern"].endswith("$")
+    step = {
+        "inner_thoughts": "look back",
+        "function": "conversation_search_date",
+        "arguments": {
+            "start_date": "x 2026-01-01 y",
+            "end_date": "2026-01-31",
+            "page": 1,
+            "request_heartbeat": False,
+        },
+    }
+    assert validate(step, schema)
+    step["arguments"]["start_date"] = "2026-01-01"
+    assert validate(step, schema) == []

@@ -154,6 +154,13 @@ def test_date_range_is_inclusive(store: SqliteStore, agent: AgentInfo) -> None:
     assert store.search_date(agent.id, just_before, just_before, 1, 5).total == 0
 
 
+def test_date_range_lists_only_readable_messages(store: SqliteStore, agent: AgentInfo) -> None:
+    heartbeat = NewMessage(Kind.HEARTBEAT, '{"type": "heartbeat"}', "", T0)
+    stored = store.append(agent.id, [msg("hello", T0), heartbeat, msg("again", T0)])
+    page = store.search_date(agent.id, T0, T0, 1, 10)
+    assert [m.id for m in page.items] == [stored[0].id, stored[2].id] and page.total == 2
+
+
 def test_soft_delete_hides_from_context_and_search(
     store: SqliteStore, agent: AgentInfo, db_path: Path
 ) -> None:
