@@ -180,6 +180,9 @@ class TerminalChat:
                     where = f" {p.location}" if p.location else ""
                     self.render.line(f"  [{p.source}{where}] {p.text[:200]}")
             case "/pop":
+                if not (arg or "1").isdigit():
+                    self.render.line("usage: /pop [N], N a whole number of exchanges")
+                    return True
                 removed = history.pop(a.recall, a.agent_id, int(arg or 1))
                 self.render.line(f"removed {len(removed)} messages")
             case "/retry":

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from app.core.context import new_event
 from app.core.messages import AgentInfo, Block, Kind
-from app.core.prompts import DEFAULT_HUMAN, DEFAULT_PERSONA, HUMAN_LIMIT, PERSONA_LIMIT
+from app.core.prompts import (
+    DEFAULT_HUMAN,
+    DEFAULT_PERSONA,
+    FIRST_GREETING,
+    HUMAN_LIMIT,
+    PERSONA_LIMIT,
+)
 from app.core.protocols import Clock, RecallStore
 
 
@@ -20,7 +26,8 @@ def create_agent(
     now = clock.now()
     blocks = [Block("persona", persona, PERSONA_LIMIT), Block("human", human, HUMAN_LIMIT)]
     info = recall.create_agent(name, blocks, now)
-    recall.append(info.id, [new_event(Kind.LOGIN, "First login: greet the user.", now)])
+    login = new_event(Kind.LOGIN, f'First login. Greet the user, e.g. "{FIRST_GREETING}"', now)
+    recall.append(info.id, [login])
     return info
 
 

@@ -20,10 +20,9 @@ from app.core.prompts import SYSTEM_INSTRUCTIONS
 from app.core.protocols import ChatBackend
 from app.core.toolbox import Toolbox
 
-CALL_EXAMPLE = (
-    '{"inner_thoughts": "what I think", "function": "send_message", '
-    '"arguments": {"message": "what the user sees"}}'
-)
+# The form only, with no words a model could copy: SmolLM2-135M answered every message with
+# the example's "what the user sees" when the example had a literal message in it.
+CALL_EXAMPLE = '{"inner_thoughts": <your private thought>, "function": <name>, "arguments": {...}}'
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def static_instructions(toolbox: Toolbox) -> str:
     """Instructions + function list: identical for every agent using the same toolbox."""
     return (
         f"{SYSTEM_INSTRUCTIONS}\n### Functions\n{toolbox.describe()}\n\n"
-        f"Every step is one JSON object, e.g. {CALL_EXAMPLE}\n"
+        f"Every step is one JSON object: {CALL_EXAMPLE}\n"
     )
 
 

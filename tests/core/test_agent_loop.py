@@ -150,14 +150,14 @@ def test_cancel_between_tokens_keeps_the_user_message(make_agent: MakeAgent) -> 
     backend.enqueue(reply("a long answer " * 10))
     token = CancelToken()
     events: list[ev.AgentEvent] = []
-    for event in agent.chat("tell me", token):
+    for event in agent.chat("tell me about zebras", token):
         events.append(event)
         if isinstance(event, ev.ReplyDelta):
             token.cancel()
     assert isinstance(events[-2], ev.Cancelled)
     assert not any(isinstance(e, ev.AssistantMessage) for e in events)
     assert agent.awaiting_reply  # nothing half-written; the question is still unanswered
-    assert agent.recall.search_text(agent.agent_id, "tell", 1, 5).total == 1
+    assert agent.recall.search_text(agent.agent_id, "zebras", 1, 5).total == 1
 
 
 def test_empty_and_huge_messages(make_agent: MakeAgent) -> None:
