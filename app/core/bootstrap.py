@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.core.context import new_event
 from app.core.messages import AgentInfo, Block, Kind
 from app.core.prompts import (
@@ -27,7 +29,7 @@ def create_agent(
     blocks = [Block("persona", persona, PERSONA_LIMIT), Block("human", human, HUMAN_LIMIT)]
     info = recall.create_agent(name, blocks, now)
     login = new_event(Kind.LOGIN, f'First login. Greet the user, e.g. "{FIRST_GREETING}"', now)
-    recall.append(info.id, [login])
+    recall.append(info.id, [replace(login, text="")])  # a prompt for the model, not conversation
     return info
 
 

@@ -33,6 +33,7 @@ from app.ui.agent_list import AgentList
 from app.ui.banner import Banner
 from app.ui.chat_view import ChatView
 from app.ui.context_gauge import ContextPanel
+from app.ui.journal_dock import install_journal
 from app.ui.library import LibraryWorker
 from app.ui.memory_panel import MemoryPanel
 from app.ui.search_panels import ArchivalPanel, RecallPanel
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect_worker()
         self._restore()
+        self.journal = install_journal(self, runtime)  # dock, Journal menu, Ctrl+Shift+J
 
     # ---- construction --------------------------------------------------------------------
     def _build_widgets(self) -> None:

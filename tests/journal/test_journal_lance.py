@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
+from app.core.agent import Agent
+from app.core.clock import ManualClock
 from app.core.journal import JournalIndexer, ask_journal
+from app.llm.scripted import ScriptedBackend, call, reply
 from app.memory.journal_store import JournalStore
+from app.memory.sqlite_store import SqliteStore
 from tests.journal.conftest import NOW, TODAY, write_year
 
 archival_module = pytest.importorskip("app.memory.archival")
@@ -56,3 +60,46 @@ def test_dated_question_on_lance_with_minilm(
     embedder = embedder_module.MiniLMEmbedder()
     store = year_on_lance(journal, agent_id, tmp_path / "archival", embedder)
     check_march(journal, store, agent_id)
+
+
+def check_prompts(store: Any, recall: SqliteStore, agent_id: str, clock: ManualClock) -> None:
+    """The agent searches its memory for exactly what the kept-out entry is about; the
+    rendered prompts hold the public March entries and never the private one."""
+    backend = ScriptedBackend(
+        [
+            reply("Hello!"),
+            call("archival_memory_search", query="my sister in March", page=1),
+            reply("You wrote about your sister."),
+        ]
+    )
+    agent = Agent(agent_id, backend=backend, recall=recall, archival=store, clock=clock)
+    list(agent.run())
+    list(agent.chat("What did I write about my sister in March?"))
+    prompts = [m.content for c in backend.calls for m in c.messages]
+    assert any("Journal, " in p and "sister" in p for p in prompts)  # the search ran
+    assert not any(SECRET in p for p in prompts)
+
+
+def test_kept_out_never_in_a_prompt_on_lance(
+    journal: JournalStore,
+    recall: SqliteStore,
+    agent_id: str,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    embedder = embedder_module.HashEmbedder()
+    store = year_on_lance(journal, agent_id, tmp_path / "archival", embedder)
+    check_prompts(store, recall, agent_id, clock)
+
+
+@pytest.mark.embed
+def test_kept_out_never_in_a_prompt_on_lance_with_minilm(
+    journal: JournalStore,
+    recall: SqliteStore,
+    agent_id: str,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    embedder = embedder_module.MiniLMEmbedder()
+    store = year_on_lance(journal, agent_id, tmp_path / "archival", embedder)
+    check_prompts(store, recall, agent_id, clock)
