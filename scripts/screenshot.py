@@ -1,8 +1,10 @@
 """Screenshots of the real desktop app: `python scripts/screenshot.py OUTDIR [--scripted] [--dark]`.
 
-Starts Engram offscreen with a fresh temporary ENGRAM_HOME and the real built-in tiny model,
-waits for the greeting, sends one message, waits for the reply, and saves chat.png (with the
-Context tab open), then memory.png and archival.png. `--scripted` plays a canned conversation (a
+Starts Engram (offscreen unless QT_QPA_PLATFORM says otherwise, e.g. `xcb` under xvfb-run) with a
+fresh temporary ENGRAM_HOME and the real built-in tiny model, waits for the greeting, sends one
+message, waits for the reply, and saves chat.png (with the Context tab open); drops two documents
+on the window and saves documents.png when they are in; then memory.png, archival.png and
+settings.png (the Model & settings dialog). `--scripted` plays a canned conversation (a
 search, a memory edit, a reply with sources) through the ScriptedBackend instead, for layout
 work without the model; `--dark` applies a dark palette, as a dark system theme would. Waiting
 uses a nested QEventLoop with a timer (never processEvents).
@@ -126,6 +128,44 @@ def scripted_backend() -> object:
     )
 
 
+def write_documents(folder: Path) -> list[str]:
+    """A Markdown note and a 3-page PDF to drop on the window."""
+    sys.path.insert(0, str(ROOT))
+    from tests.ingest.test_readers import write_pdf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    note = folder / "family.md"
+    note.write_text(
+        "# Maya\n\nMaya teaches pottery in Alfama, Lisbon. Her studio opens at nine.\n\n"
+        "# Ada\n\nAda visits every spring and brings tea from home.\n",
+        encoding="utf-8",
+    )
+    pages = [
+        [f"Trip day {d}: walked to the river, then the market ({i})." for i in range(30)]
+        for d in range(1, 4)
+    ]
+    pdf = write_pdf(folder / "lisbon-trip.pdf", pages)
+    return [str(note), str(pdf)]
+
+
+def drop(window: QWidget, paths: list[str]) -> None:
+    """A real drop event on the window, as a file manager would send it."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    target = window.centralWidget()
+    QApplication.sendEvent(target, QDragEnterEvent(QPointF(40, 40), *args))
+    QApplication.sendEvent(target, QDropEvent(QPointF(40, 40), *args))
+
+
 def main(argv: list[str]) -> int:
     args = [a for a in argv[1:] if not a.startswith("--")]
     if len(args) != 1:
@@ -139,15 +179,16 @@ def main(argv: list[str]) -> int:
     private_files()
     set_offline_switches()
     from app.core.bootstrap import get_or_create_agent
-    from app.runtime import load_backend, open_stores
+    from app.runtime import load_backend
     from app.ui.main_window import MainWindow
+    from app.ui.startup import open_stores_deferred
 
     app = QApplication([sys.argv[0]])
     app.setApplicationName("Engram")
     if "--dark" in argv:  # stands in for a dark system theme: nothing may be hard-coded light
         app.setStyle("Fusion")
         app.setPalette(dark_palette())
-    runtime = open_stores()
+    runtime = open_stores_deferred()  # as run_gui does
     if scripted:
         info, _ = get_or_create_agent(runtime.recall, runtime.clock, "engram")
         runtime.archival.insert(
@@ -174,6 +215,11 @@ def main(argv: list[str]) -> int:
         print(f"longest GUI freeze while loading and answering: {meter.worst * 1000:.0f} ms")
         window.show_tab(window.context)
         save(window, out / "chat.png")
+        drop(window, write_documents(runtime.root / "docs"))
+        rows = list(window.documents_panel.jobs.values())
+        wait_until(lambda: bool(rows) and all(r.finished for r in rows), 180, "the documents")
+        wait_until(lambda: window.documents_panel.library.topLevelItemCount() == 2, 10, "library")
+        save(window, out / "documents.png")
         window.show_tab(window.memory)
         save(window, out / "memory.png")
         window.focus_archival_search()
@@ -181,6 +227,9 @@ def main(argv: list[str]) -> int:
         window.archival.query.returnPressed.emit()
         pause(2.0)
         save(window, out / "archival.png")
+        dialog = window.open_model_settings()
+        save(dialog, out / "settings.png")
+        dialog.close()
     finally:
         window.shutdown()
         runtime.close()

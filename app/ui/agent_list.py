@@ -26,7 +26,7 @@ AGENT_ID = Qt.ItemDataRole.UserRole
 
 class AgentList(QWidget):
     selected = Signal(str)  # agent id
-    create = Signal(str)  # name
+    create = Signal(str)  # type: ignore[assignment]  # name; shadows QWidget.create
     rename = Signal(str, str)  # agent id, new name
     delete = Signal(str)  # agent id
 

@@ -31,8 +31,9 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     args, qt_args = build_parser().parse_known_args(args_in)
     private_files()
     set_offline_switches()
-    from app.runtime import load_backend, open_stores
+    from app.runtime import load_backend
     from app.ui.main_window import MainWindow
+    from app.ui.startup import open_stores_deferred, start_after_first_paint
 
     existing = QApplication.instance()  # Qt reads its own options (-platform…) from qt_args
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *qt_args])
@@ -40,7 +41,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("Engram")
     app.setOrganizationName("Engram")
     try:
-        runtime = open_stores()
+        runtime = open_stores_deferred()  # LanceDB opens in the worker, after the window shows
     except EngramError as err:  # nothing runs yet, so a modal message is fine
         QMessageBox.critical(None, "Engram cannot start", err.user_message)
         return 1
@@ -52,7 +53,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
         agent=args.agent or "",
     )
     window.show()
-    window.start()
+    start_after_first_paint(window, window.start)
     try:
         return app.exec()
     finally:

@@ -7,6 +7,7 @@ running repaints correctly. A streaming bubble re-renders its Markdown at most e
 
 from __future__ import annotations
 
+import html
 import math
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
@@ -56,6 +57,8 @@ def dim_label(text: str = "", *, wrap: bool = True) -> QLabel:
 class Bubble(QFrame):
     """One message: Markdown for the agent, plain text for the user, a small footer line."""
 
+    source_clicked = Signal(object)  # Passage
+
     def __init__(self, role: str, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.role = role
@@ -82,7 +85,9 @@ class Bubble(QFrame):
         dim = QPalette.ColorRole.PlaceholderText
         self.footer.setForegroundRole(ink if role == "user" else dim)
         self.footer.setWordWrap(True)
+        self.footer.linkActivated.connect(self._open_source)
         self.footer.hide()
+        self._sources: tuple[Passage, ...] = ()
         layout.addWidget(self.body)
         layout.addWidget(self.footer)
         self.setAccessibleName("your message" if role == "user" else "assistant's reply")
@@ -133,6 +138,7 @@ class Bubble(QFrame):
         self.body.setMinimumWidth(min(wanted, room))
 
     def set_footer(self, text: str) -> None:
+        self.footer.setTextFormat(Qt.TextFormat.PlainText)
         self.footer.setText(text)
         self.footer.setVisible(bool(text))
 
@@ -141,11 +147,30 @@ class Bubble(QFrame):
         self.set_footer(f"{current}  {text}".strip())
 
     def set_sources(self, passages: tuple[Passage, ...]) -> None:
+        """'Sources:' and one link per passage the reply drew on; a click emits
+        `source_clicked` with the passage (the window shows it in the Archival tab)."""
+        self._sources = tuple(passages)
+        if not passages:
+            self.set_footer("")
+            return
         lines = [
-            f"[{i}] {passage_meta(p)} — {short(p.text, 80)}" for i, p in enumerate(passages, 1)
+            f'<a href="source:{i}">[{i}] {html.escape(passage_meta(p))}</a>'
+            f" — {html.escape(short(p.text, 80))}"
+            for i, p in enumerate(passages, 1)
         ]
-        self.set_footer("Sources:\n" + "\n".join(lines) if lines else "")
+        self.footer.setTextFormat(Qt.TextFormat.RichText)
+        self.footer.setText("Sources:<br>" + "<br>".join(lines))
+        self.footer.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
         self.footer.setToolTip("\n\n".join(p.text for p in passages))
+        self.footer.setVisible(True)
+
+    def _open_source(self, href: str) -> None:
+        kind, _, number = href.partition(":")
+        if kind == "source" and number.isdigit() and 0 < int(number) <= len(self._sources):
+            self.source_clicked.emit(self._sources[int(number) - 1])
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.core import events as ev
 from app.core.messages import Kind, Message, Passage
@@ -49,6 +49,7 @@ class ChatView(QWidget):
 
     send_requested = Signal(str)
     stop_requested = Signal()
+    source_clicked = Signal(object)  # a Passage a reply cited
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,12 +65,12 @@ class ChatView(QWidget):
         self._layout.setContentsMargins(12, 12, 12, 12)
         self._layout.setSpacing(6)
         self._layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(self.column)
-        bar = self.scroll.verticalScrollBar()
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(self.column)
+        bar = self.scroll_area.verticalScrollBar()
         bar.rangeChanged.connect(self._keep_at_bottom)
         bar.valueChanged.connect(lambda v: setattr(self, "_stick", v >= bar.maximum() - 24))
         self.composer = Composer()
@@ -80,7 +81,7 @@ class ChatView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         layout.addWidget(self.composer)
 
     # ---- queries (tests, copy) -----------------------------------------------------------
@@ -95,10 +96,11 @@ class ChatView(QWidget):
         """Every dim line's text, in order (for tests and accessibility checks)."""
         out = []
         for i in range(self._layout.count()):
-            widget = self._layout.itemAt(i).widget()
+            item = self._layout.itemAt(i)
+            widget = item.widget() if item is not None else None
             if isinstance(widget, FoldLine):
                 out.append(widget.summary.text())
-            elif widget is not None and widget.property("note"):
+            elif isinstance(widget, QLabel) and widget.property("note"):
                 out.append(widget.text())
         return out
 
@@ -114,6 +116,7 @@ class ChatView(QWidget):
     def _add_bubble(self, role: str, text: str = "", *, final: bool = True) -> Bubble:
         """A bubble in the conversation; an unsent user message (not final) goes below all."""
         bubble = Bubble(role, text)
+        bubble.source_clicked.connect(self.source_clicked.emit)
         bubble.final = final
         bubble.set_max_width(self._bubble_width())
         row = row_for(bubble)
@@ -128,7 +131,7 @@ class ChatView(QWidget):
         self._insert(label)
 
     def _bubble_width(self) -> int:
-        return max(240, int(self.scroll.viewport().width() * BUBBLE_WIDTH))
+        return max(240, int(self.scroll_area.viewport().width() * BUBBLE_WIDTH))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -138,11 +141,12 @@ class ChatView(QWidget):
 
     def _keep_at_bottom(self, _min: int, maximum: int) -> None:
         if self._stick:
-            self.scroll.verticalScrollBar().setValue(maximum)
+            self.scroll_area.verticalScrollBar().setValue(maximum)
 
     def clear(self) -> None:
         while self._layout.count() > 1:
-            widget = self._layout.takeAt(0).widget()
+            item = self._layout.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.setParent(None)
                 widget.deleteLater()

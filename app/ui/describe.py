@@ -151,7 +151,8 @@ def describe_edit(edit: BlockEdit) -> str:
 
 
 def describe_backend(backend: object) -> str:
-    """'<model> — on CPU' or '<model> — on GPU: 33 layers' from what the backend exposes."""
+    """'<model> — on CPU' or '<model> — on GPU: 29/29 layers' from what the backend exposes
+    (the total is the GGUF's layer count plus the output layer, as llama.cpp counts them)."""
     name = str(getattr(backend, "name", "model"))
     layers = None
     for attr in ("gpu_layers", "n_gpu_layers", "offloaded_layers"):
@@ -159,7 +160,9 @@ def describe_backend(backend: object) -> str:
         if isinstance(value, int):
             layers = value
             break
-    where = f"on GPU: {layers} layers" if layers and layers > 0 else "on CPU"
+    blocks = getattr(getattr(backend, "info", None), "block_count", 0)
+    total = f"/{blocks + 1}" if isinstance(blocks, int) and blocks > 0 else ""
+    where = f"on GPU: {layers}{total} layers" if layers and layers > 0 else "on CPU"
     window = getattr(backend, "context_window", None)
     ctx = f", {window:,} tokens of context" if isinstance(window, int) else ""
     return f"{name} — {where}{ctx}"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -25,18 +25,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.config import Settings
 from app.core import events as ev
-from app.core.messages import AgentInfo
+from app.core.messages import AgentInfo, Page, Passage
 from app.core.protocols import ChatBackend
 from app.runtime import Runtime
 from app.ui.agent_list import AgentList
 from app.ui.banner import Banner
 from app.ui.chat_view import ChatView
 from app.ui.context_gauge import ContextPanel
+from app.ui.describe import ArchivalResults
+from app.ui.documents import Documents
+from app.ui.documents_panel import DocumentsPanel, dropped_paths
 from app.ui.journal_dock import install_journal
 from app.ui.library import LibraryWorker
 from app.ui.memory_panel import MemoryPanel
 from app.ui.search_panels import ArchivalPanel, RecallPanel
+from app.ui.settings_dialog import ModelSettingsDialog
 from app.ui.worker import AgentWorker
 
 MODELS_README = Path(__file__).resolve().parents[2] / "models" / "README.md"
@@ -64,12 +69,13 @@ class Requests(QObject):
     search_recall_dates = Signal(object, object, int)
     search_archival = Signal(str, int)
     delete_passages = Signal(object)
+    apply_settings = Signal(object, bool)
     shutdown = Signal()
 
     NAMES = (
         "start send stop retry edit_last_and_resend set_block undo heartbeat compact "
         "switch_agent create_agent rename_agent delete_agent search_recall "
-        "search_recall_dates search_archival delete_passages shutdown"
+        "search_recall_dates search_archival delete_passages apply_settings shutdown"
     ).split()
 
     def connect_to(self, *workers: QObject) -> None:
@@ -95,6 +101,8 @@ class MainWindow(QMainWindow):
         )
         self.demo = demo
         self._settings_file = runtime.root / "settings.json"
+        self._runtime = runtime
+        self.settings_dialog: ModelSettingsDialog | None = None
         self.busy = False
         self.model_ready = False
         self._agent_name = agent or str(self.settings.value("last_agent", "") or "")
@@ -112,6 +120,11 @@ class MainWindow(QMainWindow):
         self.requests.connect_to(self.worker, self.library)
         self._build_widgets()
         self._build_docks()
+        self.documents = Documents(runtime, self.documents_panel, self)
+        self.worker.agent_changed.connect(self.documents.worker.follow)
+        self.documents.worker.changed.connect(self.worker.refresh_memory)
+        self.documents.worker.error.connect(self.show_error)
+        self.setAcceptDrops(True)
         self._build_status_bar()
         self._build_menus()
         self._connect_worker()
@@ -123,6 +136,7 @@ class MainWindow(QMainWindow):
         self.chat = ChatView()
         self.chat.send_requested.connect(self.requests.send.emit)
         self.chat.stop_requested.connect(self.stop)
+        self.chat.source_clicked.connect(self.show_source)
         self.chat.composer.retry_requested.connect(self.requests.retry.emit)
         self.chat.composer.edit_resend_requested.connect(self.requests.edit_last_and_resend.emit)
         self.demo_banner = Banner("demo model notice")
@@ -161,6 +175,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.recall, "Recall")
         self.tabs.addTab(self.archival, "Archival")
         self.tabs.addTab(self.context, "Context")
+        self.documents_panel = DocumentsPanel()
+        self.tabs.addTab(self.documents_panel, "Documents")
         self.inspector_dock = self._dock(
             "Inspector", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea
         )
@@ -219,9 +235,12 @@ class MainWindow(QMainWindow):
         self._action("&View", "Search &archival memory", self.focus_archival_search, "Ctrl+F")
         self._action("&View", "&Memory", lambda: self.show_tab(self.memory))
         self._action("&View", "&Context", lambda: self.show_tab(self.context))
+        self._action("&View", "&Documents", lambda: self.show_tab(self.documents_panel))
+        self._action("&Agent", "Add &documents…", self.documents_panel.choose_files, "Ctrl+O")
         self._menus["&View"].addAction(self.agents_dock.toggleViewAction())
         self._menus["&View"].addAction(self.inspector_dock.toggleViewAction())
-        self._action("&Help", "How to add a &model", self.show_model_help)
+        self._action("&Model", "Model && &settings…", self.open_model_settings, "Ctrl+,")
+        self._action("&Model", "How to add a &model", self.show_model_help)
 
     def _connect_worker(self) -> None:
         w = self.worker
@@ -244,7 +263,7 @@ class MainWindow(QMainWindow):
     def _restore(self) -> None:
         geometry = self.settings.value("geometry")
         if geometry is not None:
-            self.restoreGeometry(geometry)  # type: ignore[arg-type]
+            self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
             self.resizeDocks(
@@ -252,7 +271,8 @@ class MainWindow(QMainWindow):
             )
         state = self.settings.value("state")
         if state is not None:
-            self.restoreState(state)  # type: ignore[arg-type]
+            self.restoreState(state)
+        self.tabs.setCurrentIndex(self.settings.value("tab", 0, type=int))  # type: ignore[arg-type]
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -260,6 +280,7 @@ class MainWindow(QMainWindow):
         if self._started:
             return
         self._started = True
+        self.documents.start()
         self.worker_thread.start()
         self.requests.start.emit(self._agent_name)
 
@@ -270,13 +291,30 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("state", self.saveState())
+        self.settings.setValue("tab", self.tabs.currentIndex())
         self.settings.sync()
+        self.documents.shutdown(JOIN_TIMEOUT_MS)
         if self.worker_thread.isRunning():
             self.worker.mark_closing()
             self.requests.shutdown.emit()
             if not self.worker_thread.wait(JOIN_TIMEOUT_MS):
                 self.worker_thread.quit()
                 self.worker_thread.wait()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Files or folders dropped anywhere on the window are ingested (Documents tab)."""
+        paths = dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.add_documents(paths)
+
+    def add_documents(self, paths: list[str]) -> int:
+        self.show_tab(self.documents_panel)
+        return self.documents.add(paths)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
@@ -333,9 +371,33 @@ class MainWindow(QMainWindow):
         self.demo_banner.show_message(
             "Demo model." if demo else "Models.",
             f"{lead}For real use, download a 3–14B instruct GGUF (e.g. Qwen2.5-7B-Instruct "
-            "Q4_K_M) and start Engram with <code>--model PATH.gguf</code>, or set "
-            f"<code>model_path</code> in {html.escape(str(self._settings_file))}. See {link}.",
+            "Q4_K_M) and choose it in <b>Model ▸ Model &amp; settings</b> (Ctrl+,), or start "
+            f"Engram with <code>--model PATH.gguf</code>. See {link}.",
         )
+
+    # ---- model & settings ----------------------------------------------------------------
+    def open_model_settings(self) -> ModelSettingsDialog:
+        """The non-modal Model & settings dialog (one at a time)."""
+        if self.settings_dialog is None:
+            dialog = ModelSettingsDialog(
+                self._runtime.settings, self._runtime.root, self.model_label.text(), self
+            )
+            dialog.applied.connect(self.apply_settings)
+            dialog.finished.connect(lambda _: setattr(self, "settings_dialog", None))
+            self.settings_dialog = dialog
+        self.settings_dialog.show()
+        self.settings_dialog.raise_()
+        return self.settings_dialog
+
+    def apply_settings(self, settings: Settings, reload: bool) -> None:
+        """Saved settings reach the worker; a reload shows 'Loading…' until it reports."""
+        self.demo = settings.model_path is None
+        if reload:
+            self.model_ready = False
+            self.model_label.setText("Loading the model…")
+            self.chat.composer.set_ready(False)
+            self.demo_banner.hide()
+        self.requests.apply_settings.emit(settings, reload)
 
     # ---- user actions --------------------------------------------------------------------
     def stop(self) -> None:
@@ -345,6 +407,12 @@ class MainWindow(QMainWindow):
         self.chat.begin_stop()
         self.requests.stop.emit()
         self.busy_label.setText("stopping…")
+
+    def show_source(self, passage: Passage) -> None:
+        """A cited passage, clicked in a reply, shown whole in the Archival tab."""
+        self.show_tab(self.archival)
+        label = passage.location or "the cited passage"
+        self.archival.set_results(ArchivalResults(label, Page((passage,), 1, 1, 1)))
 
     def focus_input(self) -> None:
         self.chat.input.setFocus()

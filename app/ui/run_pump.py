@@ -64,7 +64,8 @@ def reports_errors(method: Callable[Concatenate[W, P], None]) -> Callable[Concat
 class RunPump(QObject):
     """One run at a time, stepped in time slices; subclasses decide what to run."""
 
-    event = Signal(object)  # app.core.events.*, never ContextUsage (that goes to `usage`)
+    # app.core.events.*, never ContextUsage (that goes to `usage`); shadows QObject.event
+    event = Signal(object)  # type: ignore[assignment]
     busy = Signal(bool)
     error = Signal(str)
     usage = Signal(object)  # ContextUsage

@@ -73,6 +73,7 @@ def _result_list(name: str) -> QListWidget:
     results = QListWidget()
     results.setWordWrap(True)
     results.setAlternatingRowColors(True)
+    results.setSpacing(2)
     results.setAccessibleName(name)
     results.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     return results

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QThread, QTimer, Signal, Slot
 
+from app.config import Settings
 from app.core import events as ev
 from app.core import history
 from app.core.agent import Agent
@@ -26,7 +27,7 @@ from app.core.errors import EngramError, InputError
 from app.core.memory import CoreMemory
 from app.core.messages import AgentInfo, Kind
 from app.core.protocols import ChatBackend
-from app.runtime import Runtime
+from app.runtime import Runtime, load_backend
 from app.ui.describe import describe_backend
 from app.ui.recording import RecordingArchival
 from app.ui.run_pump import Events, Run, RunPump, reports_errors
@@ -55,6 +56,7 @@ class AgentWorker(RunPump):
         self._undelivered: Counter[str] = Counter()
         self._agents: dict[str, Agent] = {}
         self._info: AgentInfo | None = None
+        self.load_for: Callable[[Settings], ChatBackend] = load_backend  # a reload's loader
 
     # ---- lifecycle ---------------------------------------------------------------------
     @Slot(str)
@@ -69,16 +71,15 @@ class AgentWorker(RunPump):
         self._select(info)
         if rt.backend is None and self._load is not None:
             self._set_busy(True)
-            rt.backend = self._load_model()
+            rt.backend = self._load_model(self._load)
         if rt.backend is None or self._closing:
             return
         self.model_loaded.emit(describe_backend(rt.backend))
         self._activate()
 
-    def _load_model(self) -> ChatBackend | None:
-        assert self._load is not None
+    def _load_model(self, load: Callable[[], ChatBackend]) -> ChatBackend | None:
         try:
-            return self._load()
+            return load()
         except EngramError as err:
             message = err.user_message
         except Exception as err:  # ImportError, llama.cpp's ValueError…: say it, keep the UI
@@ -87,6 +88,29 @@ class AgentWorker(RunPump):
         self.model_failed.emit(message)
         self.error.emit(message)
         return None
+
+    @Slot(object, bool)
+    @reports_errors
+    def apply_settings(self, settings: Settings, reload: bool) -> None:
+        """Use new settings from now on; with `reload`, close the model and load the one they
+        name (in this thread: the window stays usable, its requests wait for the load)."""
+        rt = self._runtime
+        self._abandon()
+        rt.settings = settings
+        self._agents.clear()  # rebuilt with the new temperature and model
+        if not reload and rt.backend is not None:
+            self._activate()
+            return
+        old, rt.backend = rt.backend, None
+        closer = getattr(old, "close", None)
+        if callable(closer):
+            closer()
+        self._set_busy(True)
+        rt.backend = self._load_model(lambda: self.load_for(settings))
+        if rt.backend is None or self._closing:
+            return
+        self.model_loaded.emit(describe_backend(rt.backend))
+        self._activate()
 
     @Slot()
     def shutdown(self) -> None:

@@ -4,13 +4,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from app.memory.sqlite_store import SqliteStore
 
 from app.core.agent import Agent, AgentConfig
 from app.core.bootstrap import create_agent
 from app.core.clock import ManualClock
 from app.core.context import ContextConfig
 from app.llm.scripted import ScriptedBackend
+from app.memory.sqlite_store import SqliteStore
 from tests.fakes import InMemoryArchival
 
 

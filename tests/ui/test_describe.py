@@ -80,6 +80,15 @@ def test_backend_description() -> None:
 
     assert describe_backend(Gpu()) == "Qwen2.5-7B — on GPU: 29 layers, 8,192 tokens of context"
 
+    class Info:
+        block_count = 28
+
+    class Partial(Gpu):
+        gpu_layers = 20
+        info = Info()
+
+    assert describe_backend(Partial()).startswith("Qwen2.5-7B — on GPU: 20/29 layers,")
+
 
 def test_recording_archival_remembers_what_searches_returned() -> None:
     inner = InMemoryArchival()
