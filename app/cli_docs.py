@@ -1,4 +1,5 @@
-"""The document and memory commands: `engram ingest`, `sources`, `search` and `import-chat`.
+"""The document and memory commands: `engram ingest`, `sources`, `attach`, `detach`, `search`
+and `import-chat`.
 
 `register(subparsers)` adds them to the main parser; each sets `handler`, a function of the
 parsed arguments returning the exit status. They open the data dir's stores once per command
@@ -50,6 +51,12 @@ def register(subparsers: Any) -> None:
     )
     action.add_argument("--reindex", type=int, metavar="ID", help="read a document again")
     sources.set_defaults(handler=run_sources)
+
+    for name, verb in (("attach", "give"), ("detach", "take")):
+        sub = subparsers.add_parser(name, help=f"{verb} an ingested document to/from an agent")
+        sub.add_argument("source", metavar="SOURCE", help="the document's number or path")
+        sub.add_argument("--agent", help="which agent (default: settings)")
+        sub.set_defaults(handler=run_attach if name == "attach" else run_detach)
 
     search = subparsers.add_parser("search", help="search an agent's memory")
     search.add_argument("query", nargs="?", help="what to look for")
@@ -220,6 +227,33 @@ def run_sources(args: argparse.Namespace) -> int:
             )
             return _summary(_run_job(job), lib.agent_name(source.agent_id))
         _print_sources(lib, lib.sources.list(agent_id), show_agent=agent_id is None)
+        return 0
+
+
+def run_attach(args: argparse.Namespace) -> int:
+    """Attach a document ingested for one agent to another: passages copied, not embedded."""
+    from app.ingest.library import attach_source, find_source
+
+    with open_library() as lib:
+        source = find_source(lib.sources, args.source)
+        agent_id = lib.agent_id(args.agent, create=True)
+        attached = attach_source(lib.archival, lib.sources, source, agent_id)
+        print(
+            f"Attached {attached.path} to agent '{lib.agent_name(agent_id)}' as "
+            f"#{attached.id} ({attached.chunks_done} passages, nothing embedded again)."
+        )
+        return 0
+
+
+def run_detach(args: argparse.Namespace) -> int:
+    """Take a document away from one agent; other agents keep their copies."""
+    from app.ingest.library import detach_source, find_source
+
+    with open_library() as lib:
+        agent_id = lib.agent_id(args.agent, create=False)
+        source = find_source(lib.sources, args.source, agent_id)
+        detach_source(lib.archival, lib.sources, source)
+        print(f"Detached {source.path} from agent '{lib.agent_name(agent_id)}'.")
         return 0
 
 

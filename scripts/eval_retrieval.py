@@ -324,7 +324,8 @@ def print_tables(results: dict[str, dict[str, Any]], n_questions: int) -> None:
                 f"{m['chars10']:>9.0f}"
             )
     print(
-        "\nhybrid = the store (vector + BM25 any + BM25 all, RRF k=60, 50 per list); "
+        f"\nhybrid = the store (vector + BM25 any + BM25 all, RRF k={RRF_K}, "
+        f"{CANDIDATES} per list); "
         "hybrid2 = vector + BM25 any"
     )
     for how, res in results.items():

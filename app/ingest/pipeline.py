@@ -16,12 +16,19 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, cast
 
 from app.core.clock import SystemClock
 from app.core.errors import IngestError, InputError
 from app.core.protocols import Clock
 from app.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Chunk, chunk_sections
+from app.ingest.library import (
+    DocumentArchive,
+    SharedArchive,
+    attach_source,
+    delete_source_passages,
+    remove_source,
+)
 from app.ingest.progress import EtaMeter, FileMeter
 from app.ingest.readers import document_date, read_document
 from app.ingest.scan import content_hash, iter_files
@@ -30,24 +37,6 @@ from app.memory.sources_store import Source, SourcesStore
 
 DOCUMENT_SOURCE = "document"
 DEFAULT_BATCH_SIZE = 64
-DELETE_BATCH = 500  # ids per soft-delete statement
-
-
-class DocumentArchive(Protocol):
-    """What an ingest needs of archival memory (LanceArchivalStore provides it)."""
-
-    def insert_passages(
-        self,
-        agent_id: str,
-        passages: Sequence[NewPassage],
-        *,
-        source: str = ...,
-        tags: Sequence[str] = ...,
-    ) -> list[str]: ...
-
-    def delete(self, agent_id: str, passage_ids: Sequence[str]) -> int: ...
-
-    def purge_deleted(self, agent_id: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -76,26 +65,6 @@ class Outcome(Enum):
 
 class _Cancelled(Exception):
     """Raised inside a file's ingest when the job is cancelled between batches."""
-
-
-def delete_source_passages(archival: DocumentArchive, source: Source) -> int:
-    """Soft-delete every passage the source's generation may have written, then purge."""
-    ids = source.stored_ids()
-    deleted = sum(
-        archival.delete(source.agent_id, ids[i : i + DELETE_BATCH])
-        for i in range(0, len(ids), DELETE_BATCH)
-    )
-    if deleted:
-        archival.purge_deleted(source.agent_id)
-    return deleted
-
-
-def remove_source(archival: DocumentArchive, sources: SourcesStore, source_id: int) -> Source:
-    """Delete a source's passages, then the source itself."""
-    source = sources.require(source_id)
-    delete_source_passages(archival, source)
-    sources.remove(source.id)
-    return source
 
 
 class IngestJob:
@@ -193,6 +162,8 @@ class IngestJob:
                 return self._resume(existing)
         if not self._force and self._deduplicated(key, digest, existing, info.st_mtime):
             return None
+        if not self._force and self._copied_from_library(key, digest):
+            return None
         if existing is not None:
             delete_source_passages(self._archival, existing)
         return self._sources.begin(
@@ -227,6 +198,20 @@ class IngestJob:
             note = f"Moved from {moved.path}; its passages are kept."
         else:
             note = f"Same content as {twins[0].path}; not added twice."
+        self._state = replace(self._state, notes=(*self._state.notes, (key, note)))
+        return True
+
+    def _copied_from_library(self, key: str, digest: str) -> bool:
+        """Another agent holds these bytes at this path: attach its copy (passages and
+        vectors copied, nothing embedded) instead of reading the file again."""
+        if not hasattr(self._archival, "copy_passages"):
+            return False
+        held = [s for s in self._sources.attached(key, digest) if s.agent_id != self._agent_id]
+        if not held:
+            return False
+        archive = cast(SharedArchive, self._archival)
+        attach_source(archive, self._sources, held[0], self._agent_id, clock=self._clock)
+        note = "Already in the library (another agent's): attached, not embedded again."
         self._state = replace(self._state, notes=(*self._state.notes, (key, note)))
         return True
 

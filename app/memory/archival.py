@@ -2,7 +2,8 @@
 
 One LanceDB database directory holds one table, `archival`, shared by all agents; every query
 is prefiltered by agent, `deleted = false` and the caller's ArchivalFilter. Deletes are soft
-(`deleted = true`) until `purge_deleted`.
+(`deleted = true`) until `purge_deleted`. A document attached to several agents is copied,
+vectors included, into each agent's rows (`copy_passages`): one prefilter, no re-embedding.
 
 Freshness and upkeep (measured with lancedb 0.40, 1,000 single-passage inserts): `add` does not
 update the native FTS index, but an FTS query also scans the unindexed rows, so a passage is
@@ -19,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
+import math
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -31,18 +32,25 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS, IvfPq
+from lancedb.index import FTS, Bitmap, BTree, IvfPq
 from lancedb.query import (
     ColumnOrdering,
     FullTextOperator,
-    LanceQueryBuilder,
     LanceVectorQueryBuilder,
-    MatchQuery,
 )
 
 from app.core.errors import InputError, StoreError
 from app.core.messages import Page, Passage
 from app.core.protocols import ArchivalFilter
+from app.memory.archival_query import (
+    RRF_K,
+    archival_schema,
+    bm25_match,
+    fts_terms,
+    rrf_fuse,
+    sql_string,
+    where_clause,
+)
 from app.memory.embedder import Embedder, Vectors
 
 P = ParamSpec("P")
@@ -51,15 +59,23 @@ R = TypeVar("R")
 log = logging.getLogger("engram.archival")
 
 TABLE = "archival"
-RRF_K = 60
 CANDIDATES = 50  # per ranked list, and the most a fused search reports
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, brute force is fast and exact
+# When an agent owns nearly every row, its vector list runs unfiltered and drops other rows
+# afterwards (prefiltering 1M rows cost more than the ANN search itself); it falls back to the
+# prefilter whenever fewer than `candidates` rows survive, so results stay right.
+POSTFILTER_MIN_SHARE = 0.95
 OPTIMIZE_EVERY = 32  # writes between compaction + FTS index updates
 KEEP_OLD_VERSIONS = timedelta(hours=1)  # other readers may still hold a recent version
 EMBED_CHUNK = 256
-MAX_QUERY_TERMS = 64
 _PASSAGE_COLUMNS = ["id", "text", "created_at", "source", "tags", "location", "metadata"]
-_TERM = re.compile(r"\w+")
+# Scalar indexes behind every prefilter (agent, not deleted) and the page fetch (id IN ...):
+# without them each query scanned 1M agent_id/deleted values (~60 ms per vector list at 1M).
+_SCALAR_INDEXES: tuple[tuple[str, BTree | Bitmap], ...] = (
+    ("agent_id", Bitmap()),
+    ("deleted", Bitmap()),
+    ("id", BTree()),
+)
 
 
 def _guarded(
@@ -85,69 +101,6 @@ def _store_error(err: BaseException) -> StoreError:
         f"The archival memory could not be read or written: {detail}.",
         hint="Check that the disk is not full and that Engram is not running twice.",
     )
-
-
-def archival_schema(dim: int) -> pa.Schema:
-    return pa.schema(
-        [
-            pa.field("id", pa.string(), nullable=False),
-            pa.field("agent_id", pa.string(), nullable=False),
-            pa.field("text", pa.string(), nullable=False),
-            pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
-            pa.field("created_at", pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("doc_date", pa.timestamp("us", tz="UTC"), nullable=True),
-            pa.field("source", pa.string(), nullable=False),
-            pa.field("tags", pa.list_(pa.string()), nullable=False),
-            pa.field("location", pa.string(), nullable=False),
-            pa.field("metadata", pa.string(), nullable=False),  # JSON object
-            pa.field("deleted", pa.bool_(), nullable=False),
-        ]
-    )
-
-
-def sql_string(value: str) -> str:
-    """A SQL string literal (quotes doubled; backslashes are not escapes in Lance SQL)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_time(when: datetime) -> str:
-    """A UTC timestamp literal; naive datetimes are taken to be UTC already."""
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    text = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"arrow_cast('{text}', 'Timestamp(Microsecond, Some(\"UTC\"))')"
-
-
-def where_clause(agent_id: str, filters: ArchivalFilter | None = None) -> str:
-    """The prefilter every query runs with: this agent, not deleted, and the filter's terms."""
-    parts = [f"agent_id = {sql_string(agent_id)}", "deleted = false"]
-    if filters is not None:
-        if filters.sources:
-            parts.append(f"source IN ({', '.join(map(sql_string, filters.sources))})")
-        if filters.tags:
-            parts.append(f"array_has_any(tags, [{', '.join(map(sql_string, filters.tags))}])")
-        if filters.start is not None:
-            parts.append(f"created_at >= {sql_time(filters.start)}")
-        if filters.end is not None:
-            parts.append(f"created_at <= {sql_time(filters.end)}")
-    return " AND ".join(parts)
-
-
-def fts_terms(query: str) -> str:
-    """The query as plain words for a BM25 match: punctuation (quotes, colons, parentheses,
-    the dashes of a UUID) becomes a word break, so no query can be a syntax error."""
-    return " ".join(_TERM.findall(query)[:MAX_QUERY_TERMS])
-
-
-def rrf_fuse(ranked: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Reciprocal Rank Fusion: score(d) = sum over lists of 1 / (k + rank of d), ranks from 1.
-    Ties go to the better best rank, then the earlier list, then the id (deterministic)."""
-    scores: dict[str, float] = {}
-    best: dict[str, tuple[int, int]] = {}
-    for list_no, ids in enumerate(ranked):
-        for rank, pid in enumerate(ids, start=1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
-            best[pid] = min(best.get(pid, (rank, list_no)), (rank, list_no))
-    return sorted(scores.items(), key=lambda item: (-item[1], best[item[0]], item[0]))
 
 
 def _page_offset(page: int, page_size: int) -> int:
@@ -190,7 +143,7 @@ class LanceArchivalStore:
 
     Search is hybrid. A vector search and two BM25 searches run separately, each asking for
     `candidates` rows (LanceDB's own hybrid query fetches only `limit` rows per side before
-    fusing), and their rankings are fused in Python with Reciprocal Rank Fusion (k=60). The two
+    fusing), and their rankings are fused in Python with Reciprocal Rank Fusion (k=10). The two
     BM25 lists are "any query word" and "every query word": the second is Lucene's old
     coordination factor expressed as a ranking, so a passage holding all of a query's terms (a
     UUID's five parts, a name and a place) beats one that is merely near in embedding space
@@ -199,6 +152,10 @@ class LanceArchivalStore:
     0.60 vs 0.45), and plain 2-list RRF behind BM25 at top-5. RRF in Python rather than
     LanceDB's RRFReranker: we need three lists, the fused candidate count (the true total for
     paging) and per-side limits of our own.
+
+    Speed at 1M rows (docs/retrieval.md): the three lists return ids only and the columns of
+    just the page shown are read afterwards (`id IN (…)`, BTREE); BITMAP indexes on `agent_id`
+    and `deleted` serve the prefilter every query carries. Both were the bulk of the time.
     """
 
     def __init__(
@@ -217,6 +174,7 @@ class LanceArchivalStore:
         self._schema = archival_schema(embedder.dim)
         self._writes = 0
         self._vector_index = False
+        self._shares: dict[str, float] = {}  # agent -> share of the table's rows it can see
         self._open()
 
     @_guarded
@@ -239,6 +197,9 @@ class LanceArchivalStore:
         indexed = {tuple(ix.columns): ix.index_type for ix in self._table.list_indices()}
         if ("text",) not in indexed:
             self._table.create_index("text", config=FTS())
+        for column, config in _SCALAR_INDEXES:
+            if (column,) not in indexed:  # < 1 s at 1M rows; optimize() keeps them current
+                self._table.create_index(column, config=config)
         self._vector_index = ("vector",) in indexed
         # Many small fragments (e.g. after a crash before optimizing) -> optimize soon.
         self._writes = _small_fragments(self._table)
@@ -347,6 +308,46 @@ class LanceArchivalStore:
         return int(result.rows_updated)
 
     @_guarded
+    def copy_passages(
+        self,
+        agent_id: str,
+        id_map: Mapping[str, str],
+        to_agent: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Copy this agent's visible passages `id_map` names to `to_agent` under the mapped
+        ids, vectors included: attaching a document to another agent embeds nothing again.
+        `metadata` keys overwrite the copies' metadata. Returns how many were copied (ids that
+        are missing or deleted are skipped)."""
+        if not id_map:
+            return 0
+        wanted = ", ".join(map(sql_string, id_map))
+        rows = (
+            self._table.search()
+            .where(f"{where_clause(agent_id)} AND id IN ({wanted})")
+            .select(self._schema.names)
+            .limit(len(id_map))
+            .to_arrow()
+        )
+        if not rows.num_rows:
+            return 0
+        extra = dict(metadata or {})
+        metas = [
+            json.dumps({**json.loads(m or "{}"), **extra}, ensure_ascii=False, sort_keys=True)
+            for m in rows["metadata"].to_pylist()
+        ]
+        new_values = {
+            "id": [id_map[i] for i in rows["id"].to_pylist()],
+            "agent_id": [to_agent] * rows.num_rows,
+            "metadata": metas,
+        }
+        for name, values in new_values.items():
+            rows = rows.set_column(rows.schema.get_field_index(name), name, pa.array(values))
+        self._add(rows.select(self._schema.names).cast(self._schema))
+        return int(rows.num_rows)
+
+    @_guarded
     def purge_deleted(self, agent_id: str) -> int:
         """Remove this agent's soft-deleted passages from the table for good; returns how many.
         (Old table versions keep the bytes until the next optimize prunes them.)"""
@@ -360,6 +361,7 @@ class LanceArchivalStore:
     def _wrote(self) -> None:
         """Count a write; every OPTIMIZE_EVERY writes compact the table and update indexes."""
         self._writes += 1
+        self._shares.clear()
         if self._writes >= OPTIMIZE_EVERY:
             self.optimize()
 
@@ -439,16 +441,58 @@ class LanceArchivalStore:
         if not query.strip():
             return self.list_passages(agent_id, page=page, page_size=page_size, filters=filters)
         vector = self._embedder.embed_query(query)  # outside the lock, like insert
-        fused, rows = self._hybrid(where_clause(agent_id, filters), fts_terms(query), vector)
-        items = tuple(
-            _passage(rows[pid], score) for pid, score in fused[offset : offset + page_size]
+        where = where_clause(agent_id, filters)
+        # Only an unfiltered search may skip the vector prefilter (see POSTFILTER_MIN_SHARE).
+        dense_agent = agent_id if filters in (None, ArchivalFilter()) else None
+        items, total = self._search_page(
+            where, fts_terms(query), vector, offset, page_size, dense_agent
         )
-        return Page(items, page, page_size, len(fused))
+        return Page(items, page, page_size, total)
 
     @_guarded
-    def _hybrid(
-        self, where: str, terms: str, vector: Vectors
-    ) -> tuple[list[tuple[str, float]], dict[str, dict[str, Any]]]:
+    def _search_page(
+        self,
+        where: str,
+        terms: str,
+        vector: Vectors,
+        offset: int,
+        page_size: int,
+        dense_agent: str | None,
+    ) -> tuple[tuple[Passage, ...], int]:
+        """Rank by id only, fuse, then read the columns of just the page shown: reading every
+        column of all ~150 candidates cost ~50 ms at 1M rows when 5-10 are shown."""
+        share = self._share(dense_agent) if dense_agent is not None else 0.0
+        fused = self._fused_ids(where, terms, vector, share)
+        shown = fused[offset : offset + page_size]
+        rows = self._rows_by_id(where, [pid for pid, _ in shown])
+        # A row deleted by another process between ranking and fetching is simply left out.
+        items = tuple(_passage(rows[pid], score) for pid, score in shown if pid in rows)
+        return items, len(fused)
+
+    def _rows_by_id(self, where: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        wanted = ", ".join(map(sql_string, ids))
+        hits = (
+            self._table.search()
+            .where(f"id IN ({wanted}) AND {where}")
+            .select(_PASSAGE_COLUMNS)
+            .limit(len(ids))
+            .to_arrow()
+            .to_pylist()
+        )
+        return {hit["id"]: hit for hit in hits}
+
+    def _share(self, agent_id: str) -> float:
+        """The share of the table's rows this agent can see (cached until the next write)."""
+        if agent_id not in self._shares:
+            rows = self._table.count_rows()
+            mine = self._table.count_rows(where_clause(agent_id)) if rows else 0
+            self._shares[agent_id] = mine / rows if rows else 0.0
+        return self._shares[agent_id]
+
+    def _vector_ids(self, where: str, vector: Vectors, share: float) -> list[str]:
+        """The vector list; `share` is how much of the table the filter keeps (0: unknown)."""
         limit = self._candidates
         query = cast(
             LanceVectorQueryBuilder,
@@ -456,35 +500,31 @@ class LanceArchivalStore:
         ).distance_type("cosine")
         if self._vector_index:
             query = query.nprobes(20).refine_factor(10)
-        lists: list[LanceQueryBuilder] = [
-            query.where(where, prefilter=True).select([*_PASSAGE_COLUMNS, "_distance"])
-        ]
+        query = query.select(["id", "_distance"])
+        if share >= POSTFILTER_MIN_SHARE and self._vector_index:
+            wider = limit if share == 1.0 else math.ceil(limit / share) + limit // 10
+            ids: list[str] = (
+                query.where(where, prefilter=False).limit(wider).to_arrow()["id"].to_pylist()
+            )
+            if len(ids) >= limit:
+                return ids[:limit]
+        ranked: list[str] = (
+            query.where(where, prefilter=True).limit(limit).to_arrow()["id"].to_pylist()
+        )
+        return ranked
+
+    def _fused_ids(
+        self, where: str, terms: str, vector: Vectors, share: float
+    ) -> list[tuple[str, float]]:
+        limit = self._candidates
+        ranked = [self._vector_ids(where, vector, share)]
         if terms:
             for operator in (FullTextOperator.OR, FullTextOperator.AND):
-                match = _match(terms, operator)
+                match = bm25_match(terms, operator)
                 fts = self._table.search(match, query_type="fts").where(where, prefilter=True)
-                lists.append(fts.select([*_PASSAGE_COLUMNS, "_score"]))
-        rows: dict[str, dict[str, Any]] = {}
-        ranked: list[list[str]] = []
-        for builder in lists:
-            hits = builder.limit(limit).to_arrow().to_pylist()
-            ranked.append([hit["id"] for hit in hits])
-            rows.update((hit["id"], hit) for hit in hits)
-        return rrf_fuse(ranked)[:limit], rows
-
-
-def _match(terms: str, operator: FullTextOperator) -> MatchQuery:
-    """A BM25 match on `text`: exact (stemmed) terms, no fuzziness, no boost."""
-    return MatchQuery(
-        terms,
-        "text",
-        operator=operator,
-        boost=1.0,
-        fuzziness=0,
-        max_expansions=50,
-        prefix_length=0,
-        document_granularity=None,
-    )
+                fts = fts.select(["id", "_score"]).limit(limit)
+                ranked.append(fts.to_arrow()["id"].to_pylist())
+        return rrf_fuse(ranked)[:limit]
 
 
 def _small_fragments(table: Any) -> int:
@@ -499,3 +539,18 @@ def _small_fragments(table: Any) -> int:
 
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+_match = bm25_match  # the name the benchmark scripts use
+
+__all__ = [
+    "CANDIDATES",
+    "RRF_K",
+    "LanceArchivalStore",
+    "NewPassage",
+    "archival_schema",
+    "fts_terms",
+    "rrf_fuse",
+    "sql_string",
+    "where_clause",
+]

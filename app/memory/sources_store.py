@@ -141,6 +141,17 @@ class SourcesStore(SqliteBase):
         return [_source(r) for r in rows]
 
     @_locked
+    def attached(self, path: str, content_hash: str) -> list[Source]:
+        """Every agent's fully ingested copy of this file with these bytes, oldest first: the
+        agents a library document is attached to, and where a new attachment copies from."""
+        rows = self._conn.execute(
+            "SELECT * FROM sources WHERE path = ? AND content_hash = ? AND status = 'done' "
+            "ORDER BY id",
+            (path, content_hash),
+        )
+        return [_source(r) for r in rows]
+
+    @_locked
     def list(self, agent_id: str | None = None) -> list[Source]:
         """One agent's sources (or everyone's), in the order they were added."""
         if agent_id is None:

@@ -373,4 +373,5 @@ def test_main_knows_the_commands() -> None:
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     if "ingest" not in commands.choices:
         pytest.skip("app/__main__.py does not register app.cli_docs yet")
-    assert {"ingest", "sources", "search", "import-chat"} <= set(commands.choices)
+    wanted = {"ingest", "sources", "attach", "detach", "search", "import-chat"}
+    assert wanted <= set(commands.choices)

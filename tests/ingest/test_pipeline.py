@@ -414,3 +414,35 @@ def test_bench_script_runs_and_ends_with_its_json_line() -> None:
     summary = json.loads(lines[-1])
     assert set(summary) == {"ingest_ratio", "ingest_peak_rss_mb"}
     assert summary["ingest_ratio"] > 0 and summary["ingest_peak_rss_mb"] > 100
+
+
+def test_every_bad_file_kind_is_reported_and_the_rest_go_in(env: Env, tmp_path: Path) -> None:
+    """The issue's list: corrupt PDF, zero bytes, binary renamed .txt, non-UTF-8, huge line."""
+    docs = tmp_path / "bad"
+    docs.mkdir()
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 8)
+    (docs / "zero.md").write_bytes(b"")
+    (docs / "binary.txt").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 16)
+    (docs / "latin1.txt").write_bytes("Le café du quai, crème brûlée.".encode("latin-1"))
+    (docs / "oneline.txt").write_bytes(b"walnut glacier saffron " * 8_000)  # 184 kB, no newline
+    (docs / "good.md").write_text("# Keep\n\nThe velvet lantern is in the attic.\n")
+    last = env.run(docs)[-1]
+    errors = {Path(p).name: m for p, m in last.errors}
+    notes = {Path(p).name: m for p, m in last.notes}
+    assert set(errors) == {"corrupt.pdf", "zero.md", "binary.txt"}
+    assert "not a readable PDF" in errors["corrupt.pdf"] and "empty" in errors["zero.md"]
+    assert "binary" in errors["binary.txt"]
+    assert "not UTF-8" in notes["latin1.txt"]  # read, and said so
+    status = {Path(s.path).name: s.status for s in env.sources.list(env.agent)}
+    assert status == {
+        "corrupt.pdf": "failed",
+        "zero.md": "failed",
+        "binary.txt": "failed",
+        "latin1.txt": "done",
+        "oneline.txt": "done",
+        "good.md": "done",
+    }
+    by_file = Counter(Path(p.metadata["path"]).name for p in env.passages())
+    assert by_file["oneline.txt"] > 20 and by_file["good.md"] == by_file["latin1.txt"] == 1
+    assert max(len(p.text) for p in env.passages()) < 4000  # the long line was cut up
+    assert env.archival.search(env.agent, "crème brûlée").items[0].text.startswith("Le café")

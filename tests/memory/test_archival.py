@@ -394,3 +394,87 @@ def test_paraphrase_is_found_by_meaning(minilm: MiniLMEmbedder, store_path: Path
     page = store.search("a", "where does my sibling live now?", page_size=5)
     assert ids[0] in [p.id for p in page.items]
     assert store.search("a", "Where did my sister move to?").items[0].id == ids[0]
+
+
+# ---- scalar indexes, fetching only the page, copies -------------------------------------------
+def _index_types(store_path: Path) -> dict[str, str]:
+    table = lancedb.connect(str(store_path)).open_table("archival")
+    return {ix.columns[0]: ix.index_type for ix in table.list_indices()}
+
+
+def test_scalar_indexes_are_made_on_open_also_for_an_older_table(store_path: Path) -> None:
+    first = LanceArchivalStore(store_path, HashEmbedder())
+    [pid] = first.insert("a", ["an older table"])
+    table = lancedb.connect(str(store_path)).open_table("archival")
+    for name in ("agent_id_idx", "deleted_idx", "id_idx"):
+        table.drop_index(name)  # as a store made before the indexes existed
+    assert set(_index_types(store_path)) == {"text"}
+    again = LanceArchivalStore(store_path, HashEmbedder())
+    types = _index_types(store_path)
+    assert (types["agent_id"], types["deleted"], types["id"]) == ("Bitmap", "Bitmap", "BTree")
+    assert again.search("a", "older table").items[0].id == pid
+
+
+def test_deletes_and_paging_stay_right_across_index_updates(store: LanceArchivalStore) -> None:
+    ids = store.insert("a", [f"orchard harvest log {i}" for i in range(30)])
+    store.insert("b", [f"orchard harvest log {i}" for i in range(30)])
+    store.optimize()  # rows now in the agent_id / deleted / id indexes
+    assert store.delete("a", ids[:10]) == 10  # rewritten rows, not yet indexed
+    for when in ("before optimize", "after optimize"):
+        pages = [store.search("a", "orchard harvest", page=p, page_size=7) for p in (1, 2, 3, 4)]
+        seen = [item.id for page in pages for item in page.items]
+        assert {page.total for page in pages} == {20}, when
+        assert sorted(seen) == sorted(ids[10:]), when  # no deleted row, no other agent's
+        assert store.count("a") == 20 and store.list_passages("a").total == 20, when
+        store.optimize()
+
+
+def test_copy_passages_keeps_vectors_and_renames(store: LanceArchivalStore) -> None:
+    ids = store.insert(
+        "a", ["first copied", "second copied", "hidden"], metadata={"source_id": 1, "x": "y"}
+    )
+    store.delete("a", [ids[2]])
+    id_map = {ids[0]: "c0", ids[1]: "c1", ids[2]: "c2", "missing": "c3"}
+    assert store.copy_passages("a", id_map, "b", metadata={"source_id": 2}) == 2
+    copies = {p.id: p for p in store.list_passages("b").items}
+    assert set(copies) == {"c0", "c1"} and store.count("a") == 2
+    assert copies["c0"].text == "first copied"
+    assert copies["c0"].metadata == {"source_id": 2, "x": "y"}
+    table = lancedb.connect(str(store.path)).open_table("archival")
+    vectors = {
+        row["id"]: row["vector"]
+        for row in table.search().select(["id", "vector"]).limit(10).to_arrow().to_pylist()
+    }
+    assert vectors["c0"] == vectors[ids[0]] and vectors["c1"] == vectors[ids[1]]
+    assert store.copy_passages("a", {}, "b") == 0
+
+
+def test_unfiltered_vector_list_of_a_dominant_agent_matches_the_prefiltered_one(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent owning >= 95% of the rows skips the vector prefilter: its results must match
+    the prefiltered ones, deleted and other agents' rows never show, and a list the filter
+    cuts short falls back to the prefilter (then the results are identical)."""
+    store = LanceArchivalStore(store_path, HashEmbedder(), vector_index_min_rows=500)
+    ids = store.insert("a", [f"meadow note {i} on topic {i % 13}" for i in range(640)])
+    other = store.insert("b", [f"meadow note {i} on topic {i % 13}" for i in range(20)])
+    store.delete("a", ids[:5])
+    assert store.maybe_build_vector_index() and store._share("a") >= 0.95
+    queries = ["?", "meadow note 7", "topic 3", "note 600 on topic 2"]
+
+    def results(agent: str) -> list[list[str]]:
+        pages = [store.search(agent, q, page_size=50) for q in queries]
+        return [[p.id for p in page.items] for page in pages]
+
+    unfiltered = results("a")
+    monkeypatch.setattr(archival_module, "POSTFILTER_MIN_SHARE", 2.0)  # always prefilter
+    prefiltered = results("a")
+    # Approximate search over a slightly larger refine pool: the same top 10, give or take.
+    for mine, exact in zip(unfiltered, prefiltered, strict=True):
+        assert len(set(mine[:10]) & set(exact[:10])) >= 8
+    assert all(len(r) == 50 for r in unfiltered)
+    assert not {i for r in unfiltered for i in r} & {*ids[:5], *other}
+    prefiltered_b = results("b")
+    monkeypatch.setattr(archival_module, "POSTFILTER_MIN_SHARE", 0.0)  # b too: falls back
+    assert results("b") == prefiltered_b
+    assert {i for r in prefiltered_b for i in r} <= set(other)

@@ -36,9 +36,12 @@ def run_script(name: str, *args: str) -> dict[str, Any]:
 def test_bench_archival_tiny() -> None:
     result = run_script("bench_archival.py", "--tiny")
     assert result["mode"] == "tiny" and result["queries"] == 20
-    for mode in ("vector", "fts", "hybrid"):
+    for mode in ("vector", "fts", "hybrid", "raw"):
         p50, p95 = result[f"{mode}_p50_ms_2k"], result[f"{mode}_p95_ms_2k"]
         assert 0 < p50 <= p95 < 10_000
+    # The store's search against LanceDB's own hybrid query on the same table.
+    ratio = result["hybrid_p50_ms_2k"] / result["raw_p50_ms_2k"]
+    assert abs(result["hybrid_vs_raw_2k"] - ratio) < 0.02  # p50s are rounded to 0.01 ms
     # No vector index below 50k rows: the search is brute force, so exact.
     assert result["vector_recall10_2k"] == 1.0
     assert result["ivf_pq_build_s_2k"] == 0.0
