@@ -34,7 +34,7 @@ def test_piped_session_on_the_built_in_model(tmp_path: Path) -> None:
     assert "Traceback" not in out
     # a second start finds the same agent and the same history
     code, again = engram(tmp_path, "chat", stdin=b"/search Sam\n/exit\n")
-    assert code == 0 and "total 1" in again, again
+    assert code == 0 and "user: hi, I am Sam" in again, again
 
 
 @pytest.mark.parametrize(
