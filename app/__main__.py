@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.cli_docs import register as register_document_commands
+from app.cli_models import register as register_model_commands
 from app.config import private_files, set_offline_switches
 from app.core.errors import EngramError
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--name", help="name for the new agent")
     imp.set_defaults(handler=run_import)
     register_document_commands(sub)
+    register_model_commands(sub)
     return parser
 
 
@@ -77,8 +79,10 @@ def run_default(args: argparse.Namespace) -> int:
             "engram: no display found (DISPLAY/WAYLAND_DISPLAY unset); starting the terminal chat."
         )
         return run_chat(args)
-    forward = [*(["--model", args.model] if args.model else []),
-               *(["--agent", args.agent] if args.agent else [])]
+    forward = [
+        *(["--model", args.model] if args.model else []),
+        *(["--agent", args.agent] if args.agent else []),
+    ]
     return run_gui(forward)
 
 

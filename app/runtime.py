@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,13 +17,15 @@ from app.config import Settings, data_dir, set_offline_switches
 from app.core.agent import Agent, AgentConfig
 from app.core.bootstrap import get_or_create_agent
 from app.core.clock import SystemClock
-from app.core.context import ContextConfig
+from app.core.context import ContextConfig, render_messages
+from app.core.errors import EngramError
 from app.core.protocols import ArchivalStore, ChatBackend, Clock
 
 if TYPE_CHECKING:
     from app.memory.sqlite_store import SqliteStore
 
 log = logging.getLogger("engram")
+CACHE_FOLDER = "cache"
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Runtime:
     archival: ArchivalStore
     clock: Clock = field(default_factory=SystemClock)
     backend: ChatBackend | None = None
+    last_warm_start: object | None = None  # what the last agent's warm start did
 
     def agent(self, name: str | None = None) -> tuple[Agent, bool]:
         """The agent called `name` (default from settings), created on first use."""
@@ -57,7 +60,30 @@ class Runtime:
             clock=self.clock,
             config=config,
         )
+        self.warm_start(agent)
         return agent, created
+
+    @property
+    def cache_dir(self) -> Path:
+        """Rebuildable files (KV prefix states, compiled constraints): safe to delete."""
+        return self.root / CACHE_FOLDER
+
+    def warm_start(self, agent: Agent) -> None:
+        """Load (or compute and save) the KV state of the agent's static prompt prefix, so
+        the first reply after a launch skips re-reading instructions and core memory."""
+        prime = getattr(self.backend, "warm_start", None)
+        if prime is None:
+            return
+        parts = agent.system_parts()
+        full = render_messages(parts, self.recall.context_messages(agent.agent_id))
+        variant = render_messages(replace(parts, stats="-", summary=""), [])
+        try:
+            outcome = prime(full, variant, agent_id=agent.agent_id, cache_dir=self.cache_dir)
+        except (EngramError, OSError, RuntimeError) as err:
+            log.warning("warm start skipped: %s", err)
+            return
+        self.last_warm_start = outcome
+        log.info("warm start: %s", outcome)
 
     def close(self) -> None:
         closer = getattr(self.backend, "close", None)
@@ -80,8 +106,11 @@ def open_stores(root: Path | None = None) -> Runtime:
     return Runtime(root, settings, recall, archival)
 
 
-def load_backend(settings: Settings, model: str | None = None) -> ChatBackend:
-    """Load the chosen GGUF (command line > settings > the built-in demo model)."""
+def load_backend(
+    settings: Settings, model: str | None = None, *, root: Path | None = None
+) -> ChatBackend:
+    """Load the chosen GGUF (command line > settings > the built-in demo model); compiled
+    constraints are cached in the data dir's cache folder."""
     from app.llm.llamacpp import LlamaCppBackend
     from app.llm.models import default_model_path
 
@@ -92,4 +121,5 @@ def load_backend(settings: Settings, model: str | None = None) -> ChatBackend:
         n_ctx=n_ctx,
         n_threads=settings.threads,
         n_gpu_layers=settings.gpu_layers,
+        cache_dir=(root or data_dir()) / CACHE_FOLDER,
     )

@@ -29,6 +29,7 @@ HELP = """\
 /summarize         move older messages out of the context now, into the summary
 /heartbeat         wake the agent without a message
 /undo              undo the last core-memory edit
+/proposals [accept|reject N]  memory edits held for your confirmation
 /agents            list agents
 /help              this list
 /exit              quit"""
@@ -87,6 +88,11 @@ class Renderer:
                     self.line(self.dim(f"  [{i}] archival passage {sid}"))
             case ev.MemoryEdited(label=label, actor=actor):
                 self.line(self.dim(f"  (memory: {label} updated by {actor})"))
+            case ev.MemoryProposed(proposal_id=pid, label=label):
+                self.line(
+                    f"  (memory: the agent wants to erase most of {label}; "
+                    f"'/proposals accept {pid}' or '/proposals reject {pid}')"
+                )
             case ev.MemoryPressure(tokens=tokens, window=window) if self.verbose:
                 self.line(self.dim(f"  (memory pressure: {tokens}/{window} tokens)"))
             case ev.Evicted(count=count, summary_installed=ok):
@@ -201,12 +207,29 @@ class TerminalChat:
             case "/undo":
                 edit = a.memory.undo()
                 self.render.line(f"undid an edit of {edit.label} (by {edit.actor})")
+            case "/proposals":
+                self.proposals(arg)
             case "/agents":
                 for agent_name in self.list_agents():
                     self.render.line(f"  {agent_name}")
             case _:
                 self.render.line(f"unknown command {name}; /help lists them")
         return True
+
+    def proposals(self, arg: str) -> None:
+        """List held memory edits, or accept/reject one (`accept 3`)."""
+        memory = self.agent.memory
+        verb, _, number = arg.partition(" ")
+        if verb in ("accept", "reject") and number.strip().isdigit():
+            if verb == "accept":
+                edit = memory.accept(int(number))
+                self.render.line(f"applied to {edit.label} (/undo reverts it)")
+            else:
+                self.render.line(f"rejected; {memory.reject(int(number)).label} unchanged")
+            return
+        for p in memory.proposals():
+            self.render.line(f"  #{p.id} {p.label} by {p.actor}: {p.new_value[:200]!r}")
+        self.render.line(f"{len(memory.proposals())} pending; /proposals accept|reject N")
 
     def show_memory(self) -> None:
         a = self.agent

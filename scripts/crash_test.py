@@ -10,8 +10,9 @@ every kill reopens the data dir and checks:
 - every acknowledged user message is still in recall storage;
 - core memory equals the last committed version: each block equals the newest value its edit
   history records, and no acknowledged edit is missing;
-- no half-ingested document without a resumable record: every source is either done with all
-  its chunks, or still marked pending/ingesting so the next ingest resumes it.
+- no half-ingested document without a resumable record: every source is done, failed, or still
+  marked pending/ingesting so the next ingest resumes it, and every chunk its checkpoint
+  (`chunks_done`) says is stored is in LanceDB.
 
 Usage: scripts/crash_test.py [--kills N] [--seed S] [--keep DIR]
 Last line: JSON with kills, corrupt_stores, lost_acknowledged, unrecoverable_ingests.
@@ -63,14 +64,18 @@ def child(home: Path, docs: Path, seed: int) -> None:
     ingest = _ingester(runtime, agent.agent_id, docs)
     runtime.archival.count(agent.agent_id)
     print("READY", flush=True)
-    turn = 0
+    # A kill comes within seconds; start some children with an ingest so that documents are
+    # killed mid-ingest too, not only chats.
+    turn = 2 if rng.random() < 0.4 else 0
     while True:
         turn += 1
         if turn % 3 == 0:
             ingest()
             continue
         text = f"{rng.choice(MESSAGES)} (turn {turn} of seed {seed})"
-        only = ("core_memory_append",) if rng.random() < 0.4 else ()
+        # A memory edit in the first turn half the time: a kill then often lands in it.
+        forced = rng.random() < (0.5 if turn == 1 else 0.4)
+        only = ("core_memory_append",) if forced else ()
         for event in agent.chat(text, only=only):
             if isinstance(event, ev.UserMessageStored):
                 print(f"ACK-MSG {event.message_id} {json.dumps(event.text)}", flush=True)
@@ -123,10 +128,14 @@ def check(home: Path, acked_msgs: dict[int, str], acked_edits: set[int]) -> dict
             if newest is not None and value != newest:
                 problems["corrupt_stores"] += 1
         problems["unrecoverable_ingests"] += _unrecoverable(conn)
+        expected = _checkpointed_chunks(conn)
         conn.close()
     except sqlite3.DatabaseError:
         problems["corrupt_stores"] += 1
-    problems["corrupt_stores"] += _lance_broken(home)
+        expected = []
+    broken, missing = _lance_check(home, expected)
+    problems["corrupt_stores"] += broken
+    problems["unrecoverable_ingests"] += missing
     return problems
 
 
@@ -142,19 +151,48 @@ def _unrecoverable(conn: sqlite3.Connection) -> int:
     return int(bad)
 
 
-def _lance_broken(home: Path) -> int:
+def _checkpointed_chunks(conn: sqlite3.Connection) -> list[str]:
+    """Passage ids that must exist: chunks below each live source's `chunks_done`."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "sources" not in tables:
+        return []
+    rows = conn.execute(
+        "SELECT generation, chunks_done FROM sources "
+        "WHERE status IN ('done', 'ingesting') AND generation <> ''"
+    ).fetchall()
+    return [f"{generation}{i:08x}" for generation, done in rows for i in range(done)]
+
+
+_LANCE_CHECK = """
+import json, sys
+from pathlib import Path
+from app.memory.archival import LanceArchivalStore
+from app.memory.embedder import HashEmbedder
+import lancedb
+s = LanceArchivalStore(Path(sys.argv[1]), HashEmbedder())
+s.count('x'); s.search('x', 'star')
+table = lancedb.connect(sys.argv[1]).open_table('archival').to_arrow()
+live = {i for i, d in zip(table.column('id').to_pylist(), table.column('deleted').to_pylist())
+        if not d}
+print(sum(1 for i in json.load(sys.stdin) if i not in live))
+"""
+
+
+def _lance_check(home: Path, expected: list[str]) -> tuple[int, int]:
+    """(1 if the LanceDB store does not open and answer else 0, checkpointed chunks missing),
+    in a fresh process, the way the app would reopen it."""
     if not (home / "archival").exists():
-        return 0
-    code = (
-        "import sys; from pathlib import Path; from app.memory.archival import LanceArchivalStore;"
-        "from app.memory.embedder import HashEmbedder;"
-        "s = LanceArchivalStore(Path(sys.argv[1]), HashEmbedder());"
-        "s.count('x'); s.search('x', 'star')"
-    )
+        return 0, 0
     out = subprocess.run(
-        [sys.executable, "-c", code, str(home / "archival")], cwd=ROOT, capture_output=True
+        [sys.executable, "-c", _LANCE_CHECK, str(home / "archival")],
+        cwd=ROOT,
+        input=json.dumps(expected),
+        capture_output=True,
+        text=True,
     )
-    return 0 if out.returncode == 0 else 1
+    if out.returncode != 0:
+        return 1, 0
+    return 0, int(out.stdout.strip().splitlines()[-1])
 
 
 def _run_child_until_killed(home: Path, docs: Path, seed: int, delay: float) -> list[str]:
@@ -195,7 +233,11 @@ def run(kills: int, seed: int, home: Path) -> dict[str, int]:
     acked_edits: set[int] = set()
     totals = {"kills": 0, "corrupt_stores": 0, "lost_acknowledged": 0, "unrecoverable_ingests": 0}
     for k in range(kills):
-        lines = _run_child_until_killed(home, docs, seed * 1000 + k, rng.uniform(0.1, 5.0))
+        # Half the kills come early (chat, first writes), half after the model has had time
+        # for a few steps (memory edits, ingest batches; a turn took 15-35 s on a busy 2-core
+        # machine, so a kill within 5 s never reached one).
+        delay = rng.uniform(0.1, 5.0) if rng.random() < 0.5 else rng.uniform(5.0, 45.0)
+        lines = _run_child_until_killed(home, docs, seed * 1000 + k, delay)
         for line in lines:
             if line.startswith("ACK-MSG "):
                 _, mid, text = line.split(" ", 2)

@@ -65,6 +65,18 @@ class MemoryEdited:
 
 
 @dataclass(frozen=True)
+class MemoryProposed:
+    """The model asked for a bulk destructive core-memory edit; it is held, not applied, until
+    the user accepts or rejects proposal `proposal_id` (see CoreMemory.accept/reject)."""
+
+    proposal_id: int
+    label: str
+    actor: str
+    old_value: str
+    new_value: str
+
+
+@dataclass(frozen=True)
 class ArchivalInserted:
     passage_ids: tuple[str, ...]
 
@@ -148,6 +160,7 @@ AgentEvent = (
     | FunctionReturned
     | AssistantMessage
     | MemoryEdited
+    | MemoryProposed
     | ArchivalInserted
     | MemoryPressure
     | Evicted

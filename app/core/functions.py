@@ -6,13 +6,15 @@ small model can tell "nothing found" from "look at page 2".
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from app.core.errors import ToolError
-from app.core.events import ArchivalInserted, MemoryEdited
+from app.core.events import ArchivalInserted, MemoryEdited, MemoryProposed
 from app.core.journal import journal_filter_for
 from app.core.messages import BlockEdit, Kind, Message, Page, Passage
+from app.core.proposals import Proposal
 from app.core.schema import BlockLabel, MaxLen, Pattern, Range
 from app.core.toolbox import Tool, Toolbox, ToolContext, tool
 
@@ -45,7 +47,10 @@ def core_memory_append(
         content: The text to add.
         request_heartbeat: true to run again right after this call (e.g. to reply).
     """
-    _record(ctx, ctx.memory.append(label, content, ctx.actor))
+    outcome = ctx.memory.append(label, content, ctx.actor)
+    if isinstance(outcome, Proposal):
+        return _held(ctx, outcome)
+    _record(ctx, outcome)
     return f"Appended to {label}; it now uses {_usage(ctx, label)}."
 
 
@@ -65,7 +70,10 @@ def core_memory_replace(
         new_content: The text to put in its place.
         request_heartbeat: true to run again right after this call.
     """
-    _record(ctx, ctx.memory.replace(label, old_content, new_content, ctx.actor))
+    outcome = ctx.memory.replace(label, old_content, new_content, ctx.actor)
+    if isinstance(outcome, Proposal):
+        return _held(ctx, outcome)
+    _record(ctx, outcome)
     return f"Replaced text in {label}; it now uses {_usage(ctx, label)}."
 
 
@@ -180,6 +188,20 @@ def _record(ctx: ToolContext, edit: BlockEdit) -> None:
     )
 
 
+def _held(ctx: ToolContext, proposal: Proposal) -> str:
+    """A bulk removal was held for the user; tell the model plainly so it does not retry."""
+    ctx.effects.append(
+        MemoryProposed(
+            proposal.id, proposal.label, proposal.actor, proposal.old_value, proposal.new_value
+        )
+    )
+    return (
+        f"Not applied: that edit would remove {proposal.removed()} of "
+        f"{len(proposal.old_value)} characters of {proposal.label}, so it waits for the "
+        f"user's confirmation (proposal #{proposal.id}). Do not repeat it; carry on."
+    )
+
+
 def _usage(ctx: ToolContext, label: str) -> str:
     block = ctx.memory.get(label)
     return f"{len(block.value)}/{block.limit} characters"
@@ -191,6 +213,12 @@ def _parse_day(text: str) -> datetime:
     except ValueError as exc:
         raise ToolError(f"'{text}' is not a date; write it as YYYY-MM-DD.") from exc
     return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def fence_safe(text: str) -> str:
+    """Passage text as data: a document containing "</passage>" cannot close the fence and
+    have what follows read as instructions, so tag brackets of passage tags are neutralised."""
+    return re.sub(r"<(/?)(passage)", r"‹\1\2", text, flags=re.IGNORECASE)
 
 
 def stamp(when: datetime) -> str:
@@ -218,6 +246,6 @@ def _format_passages(found: Page[Passage], what: str) -> str:
     for p in found.items:
         where = f" ({p.location})" if p.location else ""
         lines.append(f'[{stamp(p.created_at)}] <passage id="{p.id}" source="{p.source}"{where}>')
-        lines.append(p.text)
+        lines.append(fence_safe(p.text))
         lines.append("</passage>")
     return "\n".join(lines)

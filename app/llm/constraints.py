@@ -2,8 +2,10 @@
 
 Compiling a schema into an outlines-core `Index` costs seconds (it walks the whole vocabulary
 through the schema's automaton), so indexes are cached in memory per (vocabulary fingerprint,
-schema JSON). Every generation gets a *fresh* processor built from the cached index: outlines'
-processor keeps its guide state between calls, and a new one costs microseconds.
+schema JSON), and on disk when a cache folder is given (`constraint_cache`), so the next
+process start loads them instead. Every generation gets a *fresh* processor built from the
+cached index: outlines' processor keeps its guide state between calls, and a new one costs
+microseconds.
 
 Two failure modes must never turn into silently unconstrained output:
 - outlines' numpy kernels need `numba`; without it the import error is raised inside llama.cpp's
@@ -31,12 +33,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from app.core.errors import ModelError
+from app.llm.constraint_cache import load_index, save_index
+from app.llm.string_budget import BudgetProcessor, string_limits, strip_max_length, token_costs
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -130,11 +135,14 @@ class GuardedProcessor:
 class ConstraintCompiler:
     """Builds per-generation processors for one loaded `Llama` (one vocabulary)."""
 
-    def __init__(self, llm: Llama) -> None:
+    def __init__(self, llm: Llama, cache_dir: Path | None = None) -> None:
         self._llm = llm
+        self._cache_dir = cache_dir  # None: compiled indexes live in memory only
         self._vocabulary: Any = None
         self._fingerprint = ""
         self._eos = int(llm.token_eos())
+        self._pieces: list[bytes] | None = None
+        self._costs = token_costs([])
 
     @property
     def fingerprint(self) -> str:
@@ -151,22 +159,47 @@ class ConstraintCompiler:
 
         index = self.index(schema)
         inner = cast(Processor, OutlinesCoreLogitsProcessor(index, "numpy"))
+        limits = string_limits(schema)
+        if limits:
+            pieces = self._vocabulary_pieces()
+            inner = _chain(inner, BudgetProcessor(limits, pieces, self._costs))
         return GuardedProcessor(inner, self._eos)
 
+    def _vocabulary_pieces(self) -> list[bytes]:
+        """Every token's bytes as generated text (control tokens: none), built once."""
+        if self._pieces is None:
+            self._pieces = vocabulary_pieces(self._llm)
+            self._costs = token_costs(self._pieces)
+        return self._pieces
+
     def index(self, schema: Mapping[str, Any]) -> Any:
-        """The compiled outlines-core Index for `schema`, from the cache when possible."""
-        text = canonical_schema(schema)
+        """The compiled outlines-core Index for `schema` without its string `maxLength`s
+        (enforced by `BudgetProcessor` instead), from the cache when possible."""
+        text = canonical_schema(strip_max_length(schema))
         self._ensure_vocabulary()
         key = (self._fingerprint, text)
         with _cache_lock:
             if key in _index_cache:
                 _index_cache.move_to_end(key)
                 return _index_cache[key]
-        index = self._compile(text)
+        index = self._from_disk(text)
+        if index is None:
+            index = self._compile(text)
+            if self._cache_dir is not None:
+                save_index(self._cache_dir, self._fingerprint, text, index)
         with _cache_lock:
             _index_cache[key] = index
             while len(_index_cache) > MAX_CACHED_INDEXES:
                 _index_cache.popitem(last=False)
+        return index
+
+    def _from_disk(self, text: str) -> Any:
+        if self._cache_dir is None:
+            return None
+        started = time.perf_counter()
+        index = load_index(self._cache_dir, self._fingerprint, text)
+        if index is not None:
+            log.info("loaded a compiled constraint in %.3f s", time.perf_counter() - started)
         return index
 
     def _compile(self, text: str) -> Any:
@@ -207,6 +240,34 @@ class ConstraintCompiler:
         for piece, token_id in tokenizer.vocabulary.items():
             digest.update(f"{token_id}\x00{piece}\x01".encode("utf-8", "surrogatepass"))
         self._fingerprint = digest.hexdigest()
+
+
+def _chain(first: Processor, second: Processor) -> Processor:
+    def both(input_ids: TokenIds, scores: Scores) -> Scores:
+        return second(input_ids, first(input_ids, scores))
+
+    return both
+
+
+def vocabulary_pieces(llm: Llama) -> list[bytes]:
+    """The bytes each token adds to generated text (llama_token_to_piece, no lstrip)."""
+    import ctypes
+
+    import llama_cpp
+
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    size = 256
+    buffer = ctypes.create_string_buffer(size)
+    pieces = []
+    for token in range(llm.n_vocab()):
+        n = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+        if n < 0:  # longer than the buffer: ask again with room
+            bigger = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(vocab, token, bigger, -n, 0, False)
+            pieces.append(bigger.raw[:n])
+        else:
+            pieces.append(buffer.raw[:n])
+    return pieces
 
 
 def schema_regex(schema: Any, to_regex: Callable[[str], str]) -> str:

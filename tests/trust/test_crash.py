@@ -16,7 +16,10 @@ ROOT = Path(__file__).parents[2]
 def test_short_crash_run_loses_nothing(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "scripts/crash_test.py", "--kills", "3", "--keep", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["kills"] == 3

@@ -1,0 +1,34 @@
+"""The engine benchmark runs end to end (--quick) and reports every figure; calls are valid.
+No timing is asserted: the numbers belong in the table, not in a test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {"prefix_reuse", "constraint_overhead", "agent_vs_raw", "first_word_ratio",
+        "warm_start_speedup", "valid_calls"}  # fmt: skip
+
+
+@pytest.mark.model
+def test_quick_bench_prints_a_table_and_a_json_last_line() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_engine.py"), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result.keys() >= KEYS
+    assert result["valid_calls"] == 1.0
+    assert result["valid_n"] >= 20
+    assert all(isinstance(result[k], float) and result[k] > 0 for k in KEYS)
+    assert any(line.startswith("prefix_reuse") for line in lines[:-1])  # the table
