@@ -98,6 +98,17 @@ def default_model_path() -> Path:
     )
 
 
+# GGUF architectures that llama.cpp can read but that cannot chat: without this check llama.cpp
+# refuses them with a message about a "damaged or newer" file, which sends users the wrong way.
+NOT_CHAT_ARCHITECTURES = {
+    "clip": "vision projector (an --mmproj companion file)",
+    "whisper": "speech recognition model",
+    "bert": "text embedding model",
+    "nomic-bert": "text embedding model",
+    "jina-bert-v2": "text embedding model",
+}
+
+
 def check_gguf(path: Path | str) -> GGUFInfo:
     """Vet a GGUF file without loading it; raise `ModelError` with a user sentence if bad."""
     path = Path(path).expanduser()
@@ -240,6 +251,11 @@ def _info(path: Path, version: int, tensors: int, size: int, meta: dict[str, Any
     arch = str(meta.get("general.architecture", ""))
     if not arch:
         raise ModelError(f"{path.name} has no model architecture in its metadata.", hint=_HINT_PICK)
+    if arch in NOT_CHAT_ARCHITECTURES:
+        raise ModelError(
+            f"{path.name} is a {NOT_CHAT_ARCHITECTURES[arch]} ({arch}), not a chat model.",
+            hint=_HINT_PICK,
+        )
 
     def number(key: str) -> int:
         value = meta.get(f"{arch}.{key}", 0)
