@@ -29,6 +29,7 @@ from app.ui.describe import (
     memory_edit_line,
     stored_result,
 )
+from app.ui.proposal_card import ProposalCard
 
 BUBBLE_WIDTH = 0.8  # of the visible width
 
@@ -50,6 +51,7 @@ class ChatView(QWidget):
     send_requested = Signal(str)
     stop_requested = Signal()
     source_clicked = Signal(object)  # a Passage a reply cited
+    proposal_decided = Signal(int, bool)  # a held memory edit: id, accepted
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -215,6 +217,10 @@ class ChatView(QWidget):
                 line = memory_edit_line(actor, label)
                 if line:
                     self._add_note(line)
+            case ev.MemoryProposed():
+                card = ProposalCard(event)
+                card.decided.connect(self.proposal_decided)
+                self._insert(card)
             case ev.MemoryPressure(tokens=tokens, window=window):
                 self._add_note(
                     f"memory is getting full ({tokens:,} of {window:,} tokens): "

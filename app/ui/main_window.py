@@ -70,12 +70,14 @@ class Requests(QObject):
     search_archival = Signal(str, int)
     delete_passages = Signal(object)
     apply_settings = Signal(object, bool)
+    settle_proposal = Signal(int, bool)
     shutdown = Signal()
 
     NAMES = (
         "start send stop retry edit_last_and_resend set_block undo heartbeat compact "
         "switch_agent create_agent rename_agent delete_agent search_recall "
-        "search_recall_dates search_archival delete_passages apply_settings shutdown"
+        "search_recall_dates search_archival delete_passages apply_settings settle_proposal "
+        "shutdown"
     ).split()
 
     def connect_to(self, *workers: QObject) -> None:
@@ -137,6 +139,7 @@ class MainWindow(QMainWindow):
         self.chat.send_requested.connect(self.requests.send.emit)
         self.chat.stop_requested.connect(self.stop)
         self.chat.source_clicked.connect(self.show_source)
+        self.chat.proposal_decided.connect(self.requests.settle_proposal.emit)
         self.chat.composer.retry_requested.connect(self.requests.retry.emit)
         self.chat.composer.edit_resend_requested.connect(self.requests.edit_last_and_resend.emit)
         self.demo_banner = Banner("demo model notice")

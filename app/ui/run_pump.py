@@ -30,7 +30,13 @@ W = TypeVar("W", bound="RunPump")
 Events = Generator[ev.AgentEvent, None, None]
 TIME_SLICE_S = 0.02  # how long one timer tick may step the agent before yielding to Qt
 # Facts a stale run still reports: they are stored, whatever happens to the run.
-FACT_EVENTS = (ev.UserMessageStored, ev.MemoryEdited, ev.ArchivalInserted, ev.Evicted)
+FACT_EVENTS = (
+    ev.UserMessageStored,
+    ev.MemoryEdited,
+    ev.MemoryProposed,
+    ev.ArchivalInserted,
+    ev.Evicted,
+)
 
 
 @dataclass

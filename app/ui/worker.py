@@ -196,6 +196,21 @@ class AgentWorker(RunPump):
         self.refresh_memory()
         self._emit_usage()
 
+    @Slot(int, bool)
+    @reports_errors
+    def settle_proposal(self, proposal_id: int, accepted: bool) -> None:
+        """The user's answer to a held bulk edit: apply it (undoable) or drop it."""
+        memory = self._core_memory()
+        if not accepted:
+            memory.reject(proposal_id)
+            return
+        edit = memory.accept(proposal_id)
+        self.event.emit(
+            ev.MemoryEdited(edit.label, edit.id, edit.actor, edit.old_value, edit.new_value)
+        )
+        self.refresh_memory()
+        self._emit_usage()
+
     # ---- agents ------------------------------------------------------------------------
     @Slot(str)
     @reports_errors
