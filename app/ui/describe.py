@@ -115,6 +115,8 @@ def call_summary(name: str, arguments: Mapping[str, Any], ok: bool, result: str)
             return f"looked up messages from {span}{_plural(count, 'result')}"
         case "archival_memory_insert":
             return f"saved to archival memory: '{short(str(arguments.get('content', '')), 50)}'"
+        case "core_memory_append" | "core_memory_replace" if result.startswith("Not applied"):
+            return f"asked to rewrite core memory: {arguments.get('label', '')} (waiting for you)"
         case "core_memory_append" | "core_memory_replace":
             return f"updated core memory: {arguments.get('label', '')}"
         case "pause_heartbeats":

@@ -31,6 +31,8 @@ def wipe_persona(
     qtbot.waitUntil(lambda: bool(window.chat.findChildren(ProposalCard)), timeout=5000)
     qtbot.waitUntil(lambda: not window.busy, timeout=5000)
     assert memory(runtime, aid).get("persona").value == persona  # held
+    assert any("waiting for you" in line for line in window.chat.lines())
+    assert not any(line.startswith("updated core memory") for line in window.chat.lines())
     return window.chat.findChildren(ProposalCard)[0], aid
 
 
