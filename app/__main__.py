@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.cli_docs import register as register_document_commands
 from app.cli_models import register as register_model_commands
+from app.cli_trash import register as register_trash_command
 from app.config import private_files, set_offline_switches
 from app.core.errors import EngramError
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(handler=run_import)
     register_document_commands(sub)
     register_model_commands(sub)
+    register_trash_command(sub)
     return parser
 
 

@@ -308,6 +308,20 @@ class LanceArchivalStore:
         return int(result.rows_updated)
 
     @_guarded
+    def restore(self, agent_id: str, passage_ids: Sequence[str]) -> int:
+        """Take passages out of the trash (undo `delete`); returns how many came back."""
+        if not passage_ids:
+            return 0
+        ids = ", ".join(sql_string(str(pid)) for pid in dict.fromkeys(passage_ids))
+        result = self._table.update(
+            where=f"{where_clause(agent_id, deleted=True)} AND id IN ({ids})",
+            values={"deleted": False},
+        )
+        if result.rows_updated:
+            self._wrote()
+        return int(result.rows_updated)
+
+    @_guarded
     def copy_passages(
         self,
         agent_id: str,
@@ -403,10 +417,12 @@ class LanceArchivalStore:
         page: int = 1,
         page_size: int = 20,
         filters: ArchivalFilter | None = None,
+        trash: bool = False,
     ) -> Page[Passage]:
-        """Browse an agent's passages, newest first, with the true total."""
+        """Browse an agent's passages (or, with `trash`, its deleted ones), newest first, with
+        the true total."""
         offset = _page_offset(page, page_size)
-        where = where_clause(agent_id, filters)
+        where = where_clause(agent_id, filters, deleted=trash)
         total = int(self._table.count_rows(where))
         if offset >= total:
             return Page((), page, page_size, total)

@@ -50,9 +50,12 @@ def sql_time(when: datetime) -> str:
     return f"arrow_cast('{text}', 'Timestamp(Microsecond, Some(\"UTC\"))')"
 
 
-def where_clause(agent_id: str, filters: ArchivalFilter | None = None) -> str:
-    """The prefilter every query runs with: this agent, not deleted, and the filter's terms."""
-    parts = [f"agent_id = {sql_string(agent_id)}", "deleted = false"]
+def where_clause(
+    agent_id: str, filters: ArchivalFilter | None = None, *, deleted: bool = False
+) -> str:
+    """The prefilter every query runs with: this agent, not deleted (or, for the trash, only
+    deleted), and the filter's terms."""
+    parts = [f"agent_id = {sql_string(agent_id)}", f"deleted = {str(deleted).lower()}"]
     if filters is not None:
         if filters.sources:
             parts.append(f"source IN ({', '.join(map(sql_string, filters.sources))})")
