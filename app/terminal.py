@@ -119,11 +119,12 @@ class TerminalChat:
         agent: Agent,
         *,
         agents: Callable[[], list[str]],
-        out: TextIO = sys.stdout,
+        out: TextIO | None = None,
         verbose: bool = False,
     ) -> None:
         self.agent = agent
         self.list_agents = agents
+        out = out or sys.stdout  # looked up now, not at import: callers may redirect stdout
         self.render = Renderer(out, verbose, color=out.isatty())
         self.cancel = CancelToken()
 
