@@ -43,6 +43,24 @@ I remember what the user tells me and bring it up when it helps."""
 DEFAULT_HUMAN = """\
 Nothing is known about the user yet. I should learn their name."""
 
+# Starter memory for a new agent, by what it is for: (persona, human). The user picks one when
+# creating an agent; both blocks stay editable like any other core memory.
+AGENT_TEMPLATES: dict[str, tuple[str, str]] = {
+    "Companion": (DEFAULT_PERSONA, DEFAULT_HUMAN),
+    "Journal partner": (
+        "My name is Engram. I help the user keep a private journal: I listen, remember what they "
+        "wrote and when, notice patterns in their mood and days, and ask one gentle question at "
+        "a time.",
+        DEFAULT_HUMAN,
+    ),
+    "Document assistant": (
+        "My name is Engram. I answer questions from the user's own documents: I search archival "
+        "memory before answering, quote what I found, name the source, and say so when the "
+        "documents do not contain the answer.",
+        DEFAULT_HUMAN,
+    ),
+}
+
 PERSONA_LIMIT = 2000
 HUMAN_LIMIT = 2000
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.messages import AgentInfo
+from app.core.prompts import AGENT_TEMPLATES
 from app.ui.describe import unique_name
 
 AGENT_ID = Qt.ItemDataRole.UserRole
@@ -26,7 +28,7 @@ AGENT_ID = Qt.ItemDataRole.UserRole
 
 class AgentList(QWidget):
     selected = Signal(str)  # agent id
-    create = Signal(str)  # type: ignore[assignment]  # name; shadows QWidget.create
+    create = Signal(str, str)  # type: ignore[assignment]  # name, template; shadows QWidget.create
     rename = Signal(str, str)  # agent id, new name
     delete = Signal(str)  # agent id
 
@@ -44,12 +46,17 @@ class AgentList(QWidget):
         self.new_button = self._button("New", "New agent (Ctrl+N)", self.new_agent)
         self.rename_button = self._button("Rename", "Rename the agent (F2)", self.rename_current)
         self.delete_button = self._button("Delete", "Delete the agent", self.delete_current)
+        self.template = QComboBox()
+        self.template.addItems(list(AGENT_TEMPLATES))
+        self.template.setAccessibleName("Starter memory for a new agent")
+        self.template.setToolTip("What a new agent starts as: its persona and human blocks")
         row = QHBoxLayout()
         for button in (self.new_button, self.rename_button, self.delete_button):
             row.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.template)
         layout.addLayout(row)
 
     def _button(self, text: str, tip: str, slot: object) -> QPushButton:
@@ -115,7 +122,7 @@ class AgentList(QWidget):
         """Create "new agent" (numbered if taken); its name opens for editing once it is shown."""
         name = unique_name("new agent", self.names())
         self._rename_when_listed = name
-        self.create.emit(name)
+        self.create.emit(name, self.template.currentText())
 
     def rename_current(self) -> None:
         item = self.list.currentItem()

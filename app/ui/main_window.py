@@ -62,7 +62,7 @@ class Requests(QObject):
     heartbeat = Signal()
     compact = Signal()
     switch_agent = Signal(str)
-    create_agent = Signal(str)
+    create_agent = Signal(str, str)  # name, template
     rename_agent = Signal(str, str)
     delete_agent = Signal(str)
     search_recall = Signal(str, int)

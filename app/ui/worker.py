@@ -26,6 +26,7 @@ from app.core.bootstrap import create_agent, get_or_create_agent
 from app.core.errors import EngramError, InputError
 from app.core.memory import CoreMemory
 from app.core.messages import AgentInfo, Kind
+from app.core.prompts import AGENT_TEMPLATES, DEFAULT_HUMAN, DEFAULT_PERSONA
 from app.core.protocols import ChatBackend
 from app.runtime import Runtime, load_backend
 from app.ui.describe import describe_backend
@@ -224,11 +225,12 @@ class AgentWorker(RunPump):
         self._select(info)
         self._activate()
 
-    @Slot(str)
+    @Slot(str, str)
     @reports_errors
-    def create_agent(self, name: str) -> None:
+    def create_agent(self, name: str, template: str = "") -> None:
         rt = self._runtime
-        info = create_agent(rt.recall, rt.clock, name.strip())
+        persona, human = AGENT_TEMPLATES.get(template, (DEFAULT_PERSONA, DEFAULT_HUMAN))
+        info = create_agent(rt.recall, rt.clock, name.strip(), persona=persona, human=human)
         self.agents.emit(rt.recall.list_agents())
         self.switch_agent(info.id)
 

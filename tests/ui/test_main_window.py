@@ -487,3 +487,20 @@ def test_several_queued_messages_keep_their_order(
     assert [b.text for b in users] == ["zero", "one", "two", "three"]
     assert all(b.final and b.footer.text() == "" for b in users)
     assert window.chat.bubbles()[-1].text == "OK."
+
+
+def test_a_new_agent_starts_from_the_chosen_template(
+    qtbot: QtBot, window: MainWindow, runtime: Runtime
+) -> None:
+    from app.core.memory import CoreMemory
+    from app.core.prompts import AGENT_TEMPLATES
+
+    qtbot.waitUntil(lambda: window.model_ready and not window.busy, timeout=5000)
+    window.agents.template.setCurrentText("Journal partner")
+    window.agents.new_button.click()
+    qtbot.waitUntil(lambda: runtime.recall.get_agent("new agent") is not None, timeout=3000)
+    info = runtime.recall.get_agent("new agent")
+    assert info is not None
+    persona = CoreMemory(info.id, runtime.recall, runtime.clock).get("persona").value
+    assert persona == AGENT_TEMPLATES["Journal partner"][0]
+    qtbot.waitUntil(lambda: not window.busy, timeout=5000)
