@@ -47,6 +47,8 @@ class InMemoryArchival:
     ) -> Page[Passage]:
         words = set(query.lower().split())
         hits = [p for a, p in self.rows if a == agent_id and words & set(p.text.lower().split())]
+        if filters is not None and filters.sources:
+            hits = [p for p in hits if p.source in filters.sources]
         start = (page - 1) * page_size
         return Page(tuple(hits[start : start + page_size]), page, page_size, len(hits))
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.errors import EngramError, InputError
 from app.core.messages import AgentInfo
+from app.core.protocols import ArchivalFilter
 from app.runtime import Runtime
 from app.ui.describe import ArchivalResults, RecallResults
 
@@ -29,13 +30,13 @@ class LibraryWorker(QObject):
         super().__init__()
         self._runtime = runtime
         self._agent_id = ""
-        self._archival_query = ("", 1)
+        self._archival_query: tuple[str, int, str] = ("", 1, "")
 
     @Slot(object)
     def follow(self, info: AgentInfo) -> None:
         """The agent whose memory is searched (connected to AgentWorker.agent_changed)."""
         self._agent_id = info.id
-        self._archival_query = ("", 1)
+        self._archival_query = ("", 1, "")
 
     def _agent(self) -> str:
         if not self._agent_id:
@@ -68,17 +69,19 @@ class LibraryWorker(QObject):
             return
         self.recall_results.emit(RecallResults(f"{start} to {end}", found))
 
-    @Slot(str, int)
-    def search_archival(self, query: str, page: int) -> None:
-        """An empty query lists the newest passages (where the store supports it)."""
+    @Slot(str, int, str)
+    def search_archival(self, query: str, page: int, source: str = "") -> None:
+        """An empty query lists the newest passages (where the store supports it); `source`
+        keeps one kind (document, journal, agent, conversation)."""
+        filters = ArchivalFilter(sources=(source,)) if source else None
         try:
             found = self._runtime.archival.search(
-                self._agent(), query, page=page, page_size=PAGE_SIZE
+                self._agent(), query, page=page, page_size=PAGE_SIZE, filters=filters
             )
         except EngramError as err:
             self.error.emit(err.user_message)
             return
-        self._archival_query = (query, page)
+        self._archival_query = (query, page, source)
         self.archival_results.emit(ArchivalResults(query, found))
 
     @Slot(object)

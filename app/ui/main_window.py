@@ -67,7 +67,7 @@ class Requests(QObject):
     delete_agent = Signal(str)
     search_recall = Signal(str, int)
     search_recall_dates = Signal(object, object, int)
-    search_archival = Signal(str, int)
+    search_archival = Signal(str, int, str)  # query, page, source
     delete_passages = Signal(object)
     apply_settings = Signal(object, bool)
     settle_proposal = Signal(int, bool)

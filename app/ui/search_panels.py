@@ -11,6 +11,7 @@ from datetime import date
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDateEdit,
     QHBoxLayout,
     QLabel,
@@ -164,8 +165,16 @@ class RecallPanel(QWidget):
 class ArchivalPanel(QWidget):
     """Search long-term passages; see where each came from; delete what should go."""
 
-    search = Signal(str, int)
+    search = Signal(str, int, str)  # query, page, source ("" = every source)
     delete = Signal(object)  # list[str] of passage ids
+
+    SOURCES = (
+        ("Every source", ""),
+        ("Documents", "document"),
+        ("Journal", "journal"),
+        ("Saved by the agent", "agent"),
+        ("Imported conversations", "conversation"),
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -178,6 +187,11 @@ class ArchivalPanel(QWidget):
         self.query.returnPressed.connect(lambda: self._search(1))
         go = QPushButton("Search")
         go.clicked.connect(lambda: self._search(1))
+        self.source = QComboBox()
+        for label, value in self.SOURCES:
+            self.source.addItem(label, value)
+        self.source.setAccessibleName("Only passages from")
+        self.source.currentIndexChanged.connect(lambda _index: self._search(1))
         self.results = _result_list("Archival results")
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.results.itemSelectionChanged.connect(self._sync)
@@ -187,9 +201,12 @@ class ArchivalPanel(QWidget):
         self.delete_button.setAccessibleName("Delete selected passages")
         self.delete_button.clicked.connect(self._delete)
         self.pager = Pager()
-        self.pager.page_requested.connect(lambda page: self.search.emit(self._query, page))
+        self.pager.page_requested.connect(
+            lambda page: self.search.emit(self._query, page, self.source.currentData())
+        )
         row = QHBoxLayout()
         row.addWidget(self.query, 1)
+        row.addWidget(self.source)
         row.addWidget(go)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -202,7 +219,7 @@ class ArchivalPanel(QWidget):
     def _search(self, page: int) -> None:
         """An empty query lists the newest passages."""
         self._query = self.query.text().strip()
-        self.search.emit(self._query, page)
+        self.search.emit(self._query, page, self.source.currentData())
 
     def set_busy(self, busy: bool) -> None:
         self._busy = busy

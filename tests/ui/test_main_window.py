@@ -289,6 +289,10 @@ def test_recall_and_archival_search(
     qtbot.keyClick(window.archival.query, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.archival.results.count() == 1, timeout=3000)
     assert "journal" in window.archival.results.item(0).text()
+    window.archival.source.setCurrentText("Documents")  # re-runs the search, filtered
+    qtbot.waitUntil(lambda: window.archival.results.count() == 0, timeout=3000)
+    window.archival.source.setCurrentText("Journal")
+    qtbot.waitUntil(lambda: window.archival.results.count() == 1, timeout=3000)
     window.archival.results.item(0).setSelected(True)
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(window.archival.delete_button, Qt.MouseButton.LeftButton)
