@@ -52,5 +52,8 @@ def test_accepting_applies_it_and_the_panel_follows(
 ) -> None:
     card, aid = wipe_persona(qtbot, window, backend, runtime)
     card.accept_button.click()
-    qtbot.waitUntil(lambda: memory(runtime, aid).get("persona").value == "x", timeout=3000)
-    assert not memory(runtime, aid).proposals()
+    # the worker applies the edit, then settles the proposal: wait for both
+    qtbot.waitUntil(lambda: not memory(runtime, aid).proposals(), timeout=3000)
+    assert memory(runtime, aid).get("persona").value == "x"
+    editor = window.memory.editors["persona"]
+    qtbot.waitUntil(lambda: editor.editor.toPlainText() == "x", timeout=3000)
