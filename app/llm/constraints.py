@@ -41,6 +41,7 @@ import numpy.typing as npt
 
 from app.core.errors import ModelError
 from app.llm.constraint_cache import load_index, save_index
+from app.llm.finish_budget import BudgetTooSmall, Distances, FinishProcessor
 from app.llm.string_budget import BudgetProcessor, string_limits, strip_max_length, token_costs
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ MAX_CACHED_INDEXES = 32
 MAX_INT_DIGITS = 9
 _PLACEHOLDER = "engram0integer0slot0{}"
 _index_cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_distance_cache: OrderedDict[tuple[str, str], Distances] = OrderedDict()
 _cache_lock = threading.Lock()
 _numba_ok = False
 
@@ -150,8 +152,12 @@ class ConstraintCompiler:
         self._ensure_vocabulary()
         return self._fingerprint
 
-    def processor(self, schema: Mapping[str, Any] | None) -> GuardedProcessor:
-        """A fresh processor for one generation; `None` gives a counting pass-through."""
+    def processor(
+        self, schema: Mapping[str, Any] | None, budget: int | None = None
+    ) -> GuardedProcessor:
+        """A fresh processor for one generation; `None` gives a counting pass-through.
+        With a `budget` (the tokens the call may sample), the call is steered to finish
+        within it (`finish_budget`); a budget below the shortest valid reply is a ModelError."""
         if schema is None:
             return GuardedProcessor(None, self._eos)
         require_numba()
@@ -163,7 +169,33 @@ class ConstraintCompiler:
         if limits:
             pieces = self._vocabulary_pieces()
             inner = _chain(inner, BudgetProcessor(limits, pieces, self._costs))
+        if budget is not None:
+            try:
+                inner = FinishProcessor(inner, self.distances(schema), budget)
+            except BudgetTooSmall as err:
+                raise ModelError(
+                    f"There is no room left for a complete reply: {err}.",
+                    hint="Start a new conversation or raise the context size.",
+                ) from err
         return GuardedProcessor(inner, self._eos)
+
+    def distances(self, schema: Mapping[str, Any]) -> Distances:
+        """Per automaton state, the fewest tokens to a complete reply (cached with the index)."""
+        index = self.index(schema)
+        key = (self._fingerprint, canonical_schema(strip_max_length(schema)))
+        with _cache_lock:
+            found = _distance_cache.get(key)
+            if found is not None and found.index is index:
+                _distance_cache.move_to_end(key)
+                return found
+        started = time.perf_counter()
+        found = Distances(index, self._eos)
+        log.info("walked the constraint automaton in %.3f s", time.perf_counter() - started)
+        with _cache_lock:
+            _distance_cache[key] = found
+            while len(_distance_cache) > MAX_CACHED_INDEXES:
+                _distance_cache.popitem(last=False)
+        return found
 
     def _vocabulary_pieces(self) -> list[bytes]:
         """Every token's bytes as generated text (control tokens: none), built once."""
@@ -347,3 +379,4 @@ def clear_cache() -> None:
     """Forget every compiled index (tests; memory pressure)."""
     with _cache_lock:
         _index_cache.clear()
+        _distance_cache.clear()

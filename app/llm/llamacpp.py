@@ -10,8 +10,8 @@
   `Llama.create_completion` as tokens, so llama.cpp's longest-common-prefix KV reuse applies
   across calls (outlines' own `generate()` resets the cache on every call; it is not used).
 - With a schema, an outlines processor constrains every token; it is never silently dropped.
-  A constrained call that hits its max_tokens gets once more room in the same pass (a cut
-  call cannot parse); beyond that it ends with finish_reason "length" for the agent to report.
+  A constrained call that hits its max_tokens gets once more room in the same pass, and is
+  steered to close within that room (`finish_budget`), so it never ends as a cut call.
 - Layers go to the GPU by the estimate in `gpu` (free VRAM vs the GGUF's size), and a failed
   load retries with fewer; `warm_start` restores an agent's static prefix from disk.
 
@@ -310,12 +310,13 @@ class LlamaCppBackend:
                     f"window of {self._n_ctx} tokens.",
                     hint="Start a new conversation or raise the context size.",
                 )
-            processor = self._constraints.processor(schema)
+            budget = self._token_budget(params.max_tokens, len(prompt), schema is not None)
+            processor = self._constraints.processor(schema, budget)
             reused = self._reusable_prefix(prompt)
             chunks = llm.create_completion(
                 prompt,
                 stream=True,
-                max_tokens=self._token_budget(params.max_tokens, len(prompt), schema is not None),
+                max_tokens=budget,
                 temperature=params.temperature,
                 top_p=params.top_p,
                 repeat_penalty=params.repeat_penalty,
@@ -349,7 +350,7 @@ class LlamaCppBackend:
         """Tokens a call may generate. A constrained call cut at `asked` would be a half
         call that cannot parse, so it gets once more room (`TRUNCATION_ROOM` x asked, within
         the window) in the same pass: no re-generation, and what was streamed stays true.
-        Only when that is exhausted too does it end with finish_reason "length"."""
+        The constraint steers the call to close inside that room (`finish_budget`)."""
         room = self._n_ctx - prompt
         wanted = asked * TRUNCATION_ROOM if constrained else asked
         return max(1, min(wanted, room))

@@ -193,7 +193,7 @@ def test_an_uncompilable_schema_raises_instead_of_running_free(smol: LlamaCppBac
 def test_a_processor_failing_mid_generation_aborts_the_stream(
     smol: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(schema: Any) -> GuardedProcessor:
+    def failing(schema: Any, budget: int | None = None) -> GuardedProcessor:
         calls = {"n": 0}
 
         def inner(ids: Any, scores: Any) -> Any:

@@ -1,0 +1,105 @@
+"""FinishProcessor on a real outlines-core automaton over a toy vocabulary: a "model" that
+would ramble forever inside a string still ends with a whole match inside its budget."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import cast
+
+import numpy as np
+import pytest
+from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
+from outlines_core import Index, Vocabulary
+
+from app.llm.constraints import require_numba
+from app.llm.finish_budget import BudgetTooSmall, Distances, FinishProcessor, Processor
+
+TOKENS = ["{", '"', "a", ":", "}", "b", "bb", "bbbb", '"}', '{"a":"']
+EOS = len(TOKENS)
+PATTERN = r'\{"a":"[a-z]*"\}'
+RAMBLE = TOKENS.index("bbbb")  # the token our fake model likes best
+
+
+@pytest.fixture(scope="module")
+def index() -> Index:
+    require_numba()
+    return Index(PATTERN, Vocabulary(EOS, {t: [i] for i, t in enumerate(TOKENS)}))
+
+
+def outlines(index: Index) -> Processor:
+    return cast(Processor, OutlinesCoreLogitsProcessor(index, "numpy"))
+
+
+def generate(index: Index, budget: int, prefer: Callable[[int], list[int]]) -> list[int]:
+    """Greedy sampling over each step's preferences, as llama-cpp-python drives a processor."""
+    inner = outlines(index)
+    processor = FinishProcessor(inner, Distances(index, EOS), budget)
+    prompt = [0, 0, 0]
+    out: list[int] = []
+    for _ in range(budget):
+        scores = np.zeros(EOS + 1, dtype=np.single)
+        liked = prefer(len(out))
+        scores[liked] = np.arange(len(liked), 0, -1)  # first preference scores highest
+        ids = np.array(prompt + out, dtype=np.intc)
+        masked = np.asarray(processor(ids, scores[None, :])).reshape(-1)
+        token = int(np.argmax(masked))
+        assert np.isfinite(masked[token]), "no legal token left"
+        if token == EOS:
+            return out
+        out.append(token)
+    raise AssertionError(f"no end-of-sequence within {budget} tokens: {out}")
+
+
+def text(tokens: list[int]) -> str:
+    return "".join(TOKENS[t] for t in tokens)
+
+
+def test_distances_count_the_fewest_tokens_to_a_match(index: Index) -> None:
+    d = Distances(index, EOS)
+    assert d.to_end[d.initial] == 2  # '{"a":"' then '"}'
+    assert all(d.to_end[f] == 0 for f in d.finals)
+
+
+@pytest.mark.parametrize("budget", [3, 4, 5, 8, 20])
+def test_a_rambling_model_closes_within_its_budget(index: Index, budget: int) -> None:
+    liked = [RAMBLE, TOKENS.index('{"a":"'), TOKENS.index('"}'), EOS]
+    tokens = generate(index, budget, lambda _: liked)
+    assert re.fullmatch(PATTERN, text(tokens))
+    assert len(tokens) + 1 <= budget  # the end-of-sequence token counts too
+    assert text(tokens).count("bbbb") == budget - 3  # rambled as long as it could
+
+
+def test_a_roomy_budget_changes_nothing(index: Index) -> None:
+    plan = ['{"a":"', "bb", "bbbb", '"}']
+    wanted = [[TOKENS.index(t)] for t in plan] + [[EOS]]
+    assert text(generate(index, 6, lambda step: wanted[step])) == '{"a":"bbbbbb"}'
+
+
+def test_a_budget_below_the_shortest_match_is_refused(index: Index) -> None:
+    inner = outlines(index)
+    with pytest.raises(BudgetTooSmall, match="needs 3 tokens, 2 allowed"):
+        FinishProcessor(inner, Distances(index, EOS), 2)
+
+
+def test_when_masks_disagree_finishing_wins(index: Index) -> None:
+    """An inner processor that forbids closing (a string limit gone wrong) is overruled."""
+    allowed = outlines(index)
+    closers = [TOKENS.index('"'), TOKENS.index('"}')]
+
+    def never_close(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        scores = allowed(ids, scores)
+        scores.reshape(-1)[closers] = -np.inf
+        return scores
+
+    processor = FinishProcessor(never_close, Distances(index, EOS), 4)
+    out: list[int] = []
+    for _ in range(4):
+        scores = np.zeros((1, EOS + 1), dtype=np.single)
+        masked = processor(np.array([0, *out], dtype=np.intc), scores).reshape(-1)
+        token = int(np.argmax(masked))
+        if token == EOS:
+            break
+        out.append(token)
+    assert re.fullmatch(PATTERN, text(out))
+    assert processor.forced >= 1
