@@ -175,6 +175,10 @@ class Recorder:
             inner.close()  # type: ignore[attr-defined]
 
     def _tokens(self, text: str) -> list[int]:
+        """The reply's tokens as the next prompt will hold them: the generated ones where the
+        backend splices them back in (`LlamaCppBackend.tokenize`), else re-tokenized."""
+        if text in self.inner._outputs:
+            return list(self.inner._outputs[text])
         llm = self.inner._model()
         return list(llm.tokenize(text.encode(), add_bos=False, special=False))
 

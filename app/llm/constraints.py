@@ -1,11 +1,10 @@
-"""JSON schema -> outlines logits processor for llama.cpp, compiled once and cached.
+"""JSON schema -> constrained-generation processor for llama.cpp, compiled once and cached.
 
 Compiling a schema into an outlines-core `Index` costs seconds (it walks the whole vocabulary
 through the schema's automaton), so indexes are cached in memory per (vocabulary fingerprint,
 schema JSON), and on disk when a cache folder is given (`constraint_cache`), so the next
-process start loads them instead. Every generation gets a *fresh* processor built from the
-cached index: outlines' processor keeps its guide state between calls, and a new one costs
-microseconds.
+process start loads them instead. Every generation gets a *fresh* `automaton.StepConstraint`
+built from the cached index (it keeps its automaton state; a new one costs microseconds).
 
 Two failure modes must never turn into silently unconstrained output:
 - outlines' numpy kernels need `numba`; without it the import error is raised inside llama.cpp's
@@ -34,14 +33,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from app.core.errors import ModelError
+from app.llm.automaton import BudgetTooSmall, Distances, StepConstraint
 from app.llm.constraint_cache import load_index, save_index
-from app.llm.finish_budget import BudgetTooSmall, Distances, FinishProcessor
 from app.llm.string_budget import BudgetProcessor, string_limits, strip_max_length, token_costs
 
 if TYPE_CHECKING:
@@ -55,6 +54,10 @@ Processor = Callable[[TokenIds, Scores], Scores]
 
 MAX_CACHED_INDEXES = 32
 MAX_INT_DIGITS = 9
+DEFAULT_BUDGET = 4096  # tokens, for a processor asked for without a budget (tests, tools)
+# No optional whitespace between JSON tokens: it changes nothing a parser sees, and without it
+# the schema's structure is a forced path the backend jumps over (`automaton.forced_token`).
+WHITESPACE = ""
 _PLACEHOLDER = "engram0integer0slot0{}"
 _index_cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _distance_cache: OrderedDict[tuple[str, str], Distances] = OrderedDict()
@@ -127,6 +130,17 @@ class GuardedProcessor:
         scores[self._eos] = 0.0
         return scores
 
+    def jump(self, sampled: int, used: int) -> list[int]:
+        """Tokens the constraint forces after `sampled` (see `StepConstraint.jump`)."""
+        jump = getattr(self._inner, "jump", None)
+        if self.error is not None or jump is None:
+            return []
+        try:
+            return list(jump(sampled, used))
+        except Exception as err:  # same contract as a failure inside the sampler
+            self.error = err
+            return []
+
     def raise_if_failed(self) -> None:
         if self.error is not None:
             raise ModelError(
@@ -155,29 +169,23 @@ class ConstraintCompiler:
     def processor(
         self, schema: Mapping[str, Any] | None, budget: int | None = None
     ) -> GuardedProcessor:
-        """A fresh processor for one generation; `None` gives a counting pass-through.
-        With a `budget` (the tokens the call may sample), the call is steered to finish
-        within it (`finish_budget`); a budget below the shortest valid reply is a ModelError."""
+        """A fresh processor for one generation of at most `budget` tokens; `None` gives a
+        counting pass-through. A constrained one is a `StepConstraint` (mask, finish within
+        the budget, jump forward); a budget below the shortest valid reply is a ModelError."""
         if schema is None:
             return GuardedProcessor(None, self._eos)
         require_numba()
-        from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
-
-        index = self.index(schema)
-        inner = cast(Processor, OutlinesCoreLogitsProcessor(index, "numpy"))
         limits = string_limits(schema)
-        if limits:
-            pieces = self._vocabulary_pieces()
-            inner = _chain(inner, BudgetProcessor(limits, pieces, self._costs))
-        if budget is not None:
-            try:
-                inner = FinishProcessor(inner, self.distances(schema), budget)
-            except BudgetTooSmall as err:
-                raise ModelError(
-                    f"There is no room left for a complete reply: {err}.",
-                    hint="Start a new conversation or raise the context size.",
-                ) from err
-        return GuardedProcessor(inner, self._eos)
+        pieces = self._vocabulary_pieces()
+        inner = BudgetProcessor(limits, pieces, self._costs) if limits else None
+        try:
+            step = StepConstraint(self.distances(schema), budget or DEFAULT_BUDGET, inner, pieces)
+        except BudgetTooSmall as err:
+            raise ModelError(
+                f"There is no room left for a complete reply: {err}.",
+                hint="Start a new conversation or raise the context size.",
+            ) from err
+        return GuardedProcessor(step, self._eos)
 
     def distances(self, schema: Mapping[str, Any]) -> Distances:
         """Per automaton state, the fewest tokens to a complete reply (cached with the index)."""
@@ -196,6 +204,10 @@ class ConstraintCompiler:
             while len(_distance_cache) > MAX_CACHED_INDEXES:
                 _distance_cache.popitem(last=False)
         return found
+
+    def pieces(self) -> list[bytes]:
+        """Every token's bytes as generated text (control tokens: none)."""
+        return self._vocabulary_pieces()
 
     def _vocabulary_pieces(self) -> list[bytes]:
         """Every token's bytes as generated text (control tokens: none), built once."""
@@ -240,7 +252,9 @@ class ConstraintCompiler:
 
         started = time.perf_counter()
         try:
-            regex = schema_regex(json.loads(text), build_regex_from_schema)
+            regex = schema_regex(
+                json.loads(text), lambda schema: build_regex_from_schema(schema, WHITESPACE)
+            )
             index = Index(regex, self._vocabulary)
         except Exception as err:  # outlines-core raises ValueError/TypeError/Rust panics
             raise ModelError(
@@ -268,17 +282,10 @@ class ConstraintCompiler:
             tokenizer.eos_token,
             tokenizer.convert_token_to_string,
         )
-        digest = hashlib.sha256(str(tokenizer.eos_token_id).encode())
+        digest = hashlib.sha256(f"{tokenizer.eos_token_id} ws={WHITESPACE!r}".encode())
         for piece, token_id in tokenizer.vocabulary.items():
             digest.update(f"{token_id}\x00{piece}\x01".encode("utf-8", "surrogatepass"))
         self._fingerprint = digest.hexdigest()
-
-
-def _chain(first: Processor, second: Processor) -> Processor:
-    def both(input_ids: TokenIds, scores: Scores) -> Scores:
-        return second(input_ids, first(input_ids, scores))
-
-    return both
 
 
 def vocabulary_pieces(llm: Llama) -> list[bytes]:

@@ -11,7 +11,8 @@
   across calls (outlines' own `generate()` resets the cache on every call; it is not used).
 - With a schema, an outlines processor constrains every token; it is never silently dropped.
   A constrained call that hits its max_tokens gets once more room in the same pass, and is
-  steered to close within that room (`finish_budget`), so it never ends as a cut call.
+  steered to close within that room (`automaton`), so it never ends as a cut call. Tokens
+  the schema forces are evaluated in one batch (jump forward) by a sampling loop of our own.
 - Layers go to the GPU by the estimate in `gpu` (free VRAM vs the GGUF's size), and a failed
   load retries with fewer; `warm_start` restores an agent's static prefix from disk.
 
@@ -22,6 +23,7 @@ llama.cpp's state.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ctypes
 import io
@@ -29,7 +31,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -52,6 +56,7 @@ log = logging.getLogger("engram.llm")
 
 DEFAULT_CONTEXT_CAP = 8192
 FALLBACK_CONTEXT = 4096  # for GGUFs that do not state their training context
+MAX_REMEMBERED_OUTPUTS = 64  # replies whose generated tokens `tokenize` splices back in
 TRUNCATION_ROOM = 2  # a constrained call may run to this multiple of its max_tokens
 
 # ggml.h: NONE=0, DEBUG=1, INFO=2, WARN=3, ERROR=4, CONT=5 (continues the previous line).
@@ -127,6 +132,7 @@ class LlamaCppBackend:
             eos_token=self._token_text(self._eos),
         )
         self._constraints = ConstraintCompiler(llm, cache_dir)
+        self._outputs: OrderedDict[str, tuple[int, ...]] = OrderedDict()  # see `tokenize`
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._model_key: str | None = None
@@ -272,11 +278,34 @@ class LlamaCppBackend:
 
     def tokenize(self, messages: Sequence[ChatMessage]) -> list[int]:
         """Prompt tokens: the rendered template, special tokens parsed. A GGUF template adds
-        BOS itself when the model wants it; the ChatML fallback lets the model decide."""
+        BOS itself when the model wants it; the ChatML fallback lets the model decide.
+
+        The model's own recent replies keep the tokens it generated, spliced in where their
+        text appears, instead of being re-tokenized: jumped-over and sampled tokens are not
+        always the tokenizer's canonical split, and a re-tokenized reply would differ from
+        the KV cache at its first such token, so everything after it would be evaluated again.
+        """
         llm = self._model()
         add_bos = self._template.source != "gguf"
-        text = self.render(messages).encode("utf-8")
-        return list(llm.tokenize(text, add_bos=add_bos, special=True))
+        text = self.render(messages)
+        tokens: list[int] = []
+        start = 0
+        for at, reply, ids in _occurrences(text, self._outputs):
+            piece = text[start:at].encode("utf-8")
+            tokens += llm.tokenize(piece, add_bos=add_bos and not tokens, special=True)
+            tokens += ids
+            start = at + len(reply)
+        tail = text[start:].encode("utf-8")
+        return tokens + list(llm.tokenize(tail, add_bos=add_bos and not tokens, special=True))
+
+    def _remember_output(self, text: str, tokens: Sequence[int]) -> None:
+        """Keep a finished reply's tokens for `tokenize` (the newest few)."""
+        if not text or "\ufffd" in text:
+            return
+        self._outputs[text] = tuple(tokens)
+        self._outputs.move_to_end(text)
+        while len(self._outputs) > MAX_REMEMBERED_OUTPUTS:
+            self._outputs.popitem(last=False)
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         owner = self._owner
@@ -313,57 +342,126 @@ class LlamaCppBackend:
             budget = self._token_budget(params.max_tokens, len(prompt), schema is not None)
             processor = self._constraints.processor(schema, budget)
             reused = self._reusable_prefix(prompt)
-            chunks = llm.create_completion(
-                prompt,
-                stream=True,
-                max_tokens=budget,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                repeat_penalty=params.repeat_penalty,
-                seed=params.seed,
-                stop=list(self._template.stops) if schema is None else [],
-                logits_processor=_processor_list(processor),
-            )
-            pieces: list[str] = []
-            finish: FinishReason = "length"
-            try:
-                for chunk in cast(Iterator[dict[str, Any]], chunks):
-                    processor.raise_if_failed()
-                    choice = chunk["choices"][0]
-                    if choice["text"]:
-                        pieces.append(choice["text"])
-                        yield TextDelta(choice["text"])
-                    if choice.get("finish_reason") == "stop":
-                        finish = "stop"
-            finally:
-                cast(Any, chunks).close()
-            if processor.calls > params.max_tokens:
+            if schema is not None:
+                completion = yield from self._constrained(llm, prompt, processor, params, budget)
+            else:
+                completion = yield from self._free(llm, prompt, processor, params, budget)
+            if completion.completion_tokens > params.max_tokens:
                 log.info(
                     "a constrained call needed %d tokens, over its %d: given more room (%s)",
-                    processor.calls,
+                    completion.completion_tokens,
                     params.max_tokens,
-                    finish,
+                    completion.finish_reason,
                 )
-            yield self._completion(processor, "".join(pieces), finish, len(prompt), reused)
+            yield replace(completion, evaluated_prompt_tokens=len(prompt) - reused)
+
+    def _free(
+        self,
+        llm: Llama,
+        prompt: list[int],
+        processor: GuardedProcessor,
+        params: SamplingParams,
+        budget: int,
+    ) -> Generator[TextDelta, None, Completion]:
+        """Unconstrained text (summaries, reviews): llama-cpp-python's own completion loop,
+        which also handles the chat template's stop strings."""
+        chunks = llm.create_completion(
+            prompt,
+            stream=True,
+            max_tokens=budget,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            repeat_penalty=params.repeat_penalty,
+            seed=params.seed,
+            stop=list(self._template.stops),
+            logits_processor=_processor_list(processor),
+        )
+        pieces: list[str] = []
+        finish: FinishReason = "length"
+        try:
+            for chunk in cast(Iterator[dict[str, Any]], chunks):
+                choice = chunk["choices"][0]
+                if choice["text"]:
+                    pieces.append(choice["text"])
+                    yield TextDelta(choice["text"])
+                if choice.get("finish_reason") == "stop":
+                    finish = "stop"
+        finally:
+            cast(Any, chunks).close()
+        # every sampled token passed through the processor; an end-of-turn token is not text
+        generated = processor.calls - 1 if finish == "stop" else processor.calls
+        return Completion("".join(pieces), finish, len(prompt), len(prompt), max(0, generated))
+
+    def _constrained(
+        self,
+        llm: Llama,
+        prompt: list[int],
+        processor: GuardedProcessor,
+        params: SamplingParams,
+        budget: int,
+    ) -> Generator[TextDelta, None, Completion]:
+        """A constrained call, sampled under `processor` with a loop of our own so that the
+        tokens the schema forces (`StepConstraint.jump`) are evaluated in one batch instead of
+        one forward pass each. llama-cpp-python's `generate` takes the first token (it does
+        the KV prefix reuse) and leaves its sampler (penalties, seed) for the rest."""
+        import llama_cpp
+
+        if params.seed is not None:
+            llm.set_seed(params.seed)
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        texts = self._constraints.pieces()
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        first = llm.generate(
+            prompt,
+            temp=params.temperature,
+            top_p=params.top_p,
+            repeat_penalty=params.repeat_penalty,
+            logits_processor=_processor_list(processor),
+        )
+        try:
+            sampled = next(first)
+        finally:
+            first.close()
+        parts: list[str] = []
+        emitted: list[int] = []
+        generated = 0
+        finish: FinishReason = "length"
+        while True:
+            processor.raise_if_failed()
+            if llama_cpp.llama_vocab_is_eog(vocab, sampled):
+                finish = "stop"
+                break
+            generated += 1
+            run = [sampled, *processor.jump(sampled, generated)]
+            generated += len(run) - 1
+            emitted += run
+            text = decoder.decode(b"".join(texts[t] for t in run))
+            if text:
+                parts.append(text)
+                yield TextDelta(text)
+            if generated >= budget:
+                break
+            llm.eval(run)
+            sampled = llm.sample(logits_processor=_processor_list(processor))
+        processor.raise_if_failed()
+        if processor.calls == 0:
+            raise ModelError("The reply constraint was never applied; refusing the output.")
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            parts.append(tail)
+            yield TextDelta(tail)
+        if finish == "stop":
+            self._remember_output("".join(parts), emitted)
+        return Completion("".join(parts), finish, len(prompt), len(prompt), generated)
 
     def _token_budget(self, asked: int, prompt: int, constrained: bool) -> int:
         """Tokens a call may generate. A constrained call cut at `asked` would be a half
         call that cannot parse, so it gets once more room (`TRUNCATION_ROOM` x asked, within
         the window) in the same pass: no re-generation, and what was streamed stays true.
-        The constraint steers the call to close inside that room (`finish_budget`)."""
+        The constraint steers the call to close inside that room (`automaton`)."""
         room = self._n_ctx - prompt
         wanted = asked * TRUNCATION_ROOM if constrained else asked
         return max(1, min(wanted, room))
-
-    def _completion(
-        self, processor: GuardedProcessor, text: str, finish: FinishReason, n: int, reused: int
-    ) -> Completion:
-        processor.raise_if_failed()
-        if processor.constrained and processor.calls == 0:
-            raise ModelError("The reply constraint was never applied; refusing the output.")
-        # every sampled token passed through the processor; an end-of-turn token is not text
-        generated = processor.calls - 1 if finish == "stop" else processor.calls
-        return Completion(text, finish, n, n - reused, max(0, generated))
 
     def _reusable_prefix(self, prompt: Sequence[int]) -> int:
         """Prompt tokens llama.cpp will take from its KV cache (mirrors `Llama.generate`)."""
@@ -442,6 +540,25 @@ class LlamaCppBackend:
         if token < 0 or self._llm is None:
             return ""
         return self._llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+
+def _occurrences(
+    text: str, outputs: Mapping[str, tuple[int, ...]]
+) -> list[tuple[int, str, tuple[int, ...]]]:
+    """Non-overlapping (position, reply, tokens) of remembered replies in `text`, in order."""
+    found = []
+    for reply, ids in outputs.items():
+        at = text.find(reply)
+        while at >= 0:
+            found.append((at, reply, ids))
+            at = text.find(reply, at + len(reply))
+    found.sort(key=lambda item: (item[0], -len(item[1])))
+    chosen, end = [], 0
+    for at, reply, ids in found:
+        if at >= end:
+            chosen.append((at, reply, ids))
+            end = at + len(reply)
+    return chosen
 
 
 def _processor_list(processor: GuardedProcessor) -> Any:

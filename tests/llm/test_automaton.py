@@ -1,19 +1,18 @@
-"""FinishProcessor on a real outlines-core automaton over a toy vocabulary: a "model" that
-would ramble forever inside a string still ends with a whole match inside its budget."""
+"""StepConstraint on a real outlines-core automaton over a toy vocabulary: only allowed tokens
+pass, a "model" that would ramble forever inside a string still ends with a whole match inside
+its budget, and the schema's forced stretches are jumped over."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import cast
 
 import numpy as np
 import pytest
-from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
 from outlines_core import Index, Vocabulary
 
+from app.llm.automaton import BudgetTooSmall, Distances, Processor, StepConstraint
 from app.llm.constraints import require_numba
-from app.llm.finish_budget import BudgetTooSmall, Distances, FinishProcessor, Processor
 
 TOKENS = ["{", '"', "a", ":", "}", "b", "bb", "bbbb", '"}', '{"a":"']
 EOS = len(TOKENS)
@@ -27,14 +26,16 @@ def index() -> Index:
     return Index(PATTERN, Vocabulary(EOS, {t: [i] for i, t in enumerate(TOKENS)}))
 
 
-def outlines(index: Index) -> Processor:
-    return cast(Processor, OutlinesCoreLogitsProcessor(index, "numpy"))
+PIECES = [t.encode() for t in TOKENS] + [b""]
+
+
+def constraint(index: Index, budget: int, inner: Processor | None = None) -> StepConstraint:
+    return StepConstraint(Distances(index, EOS), budget, inner, PIECES)
 
 
 def generate(index: Index, budget: int, prefer: Callable[[int], list[int]]) -> list[int]:
     """Greedy sampling over each step's preferences, as llama-cpp-python drives a processor."""
-    inner = outlines(index)
-    processor = FinishProcessor(inner, Distances(index, EOS), budget)
+    processor = constraint(index, budget)
     prompt = [0, 0, 0]
     out: list[int] = []
     for _ in range(budget):
@@ -77,22 +78,48 @@ def test_a_roomy_budget_changes_nothing(index: Index) -> None:
 
 
 def test_a_budget_below_the_shortest_match_is_refused(index: Index) -> None:
-    inner = outlines(index)
     with pytest.raises(BudgetTooSmall, match="needs 3 tokens, 2 allowed"):
-        FinishProcessor(inner, Distances(index, EOS), 2)
+        constraint(index, 2)
+
+
+def test_only_tokens_the_automaton_allows_pass(index: Index) -> None:
+    processor = constraint(index, 50)
+    scores = np.zeros((1, EOS + 1), dtype=np.single)
+    masked = processor(np.array([0, 0], dtype=np.intc), scores).reshape(-1)
+    allowed = {TOKENS[i] for i in np.flatnonzero(np.isfinite(masked))}
+    assert allowed == {"{", '{"a":"'}
+    fresh = np.zeros((1, EOS + 1), dtype=np.single)
+    masked = processor(np.array([0, 0, 0], dtype=np.intc), fresh).reshape(-1)
+    assert {TOKENS[i] for i in np.flatnonzero(np.isfinite(masked))} == {'"'}
+
+
+def test_a_forced_stretch_is_jumped_over(index: Index) -> None:
+    processor = constraint(index, 50)
+    processor(np.array([0], dtype=np.intc), np.zeros((1, EOS + 1), dtype=np.single))
+    jumped = processor.jump(TOKENS.index("{"), used=1)
+    assert "".join(TOKENS[t] for t in jumped) == '"a":"'  # up to the string: a real choice
+    assert processor.jump(TOKENS.index('{"a":"'), used=1) == []
+
+
+def test_a_jump_stops_where_the_budget_could_no_longer_finish(index: Index) -> None:
+    processor = constraint(index, 8)
+    processor(np.array([0], dtype=np.intc), np.zeros((1, EOS + 1), dtype=np.single))
+    # after "{" the forced path needs 5 more tokens, then '"}' and the end: 1 + 5 + 1 + 1 = 8
+    assert len(processor.jump(TOKENS.index("{"), used=1)) == 5
+    processor = constraint(index, 8)
+    processor(np.array([0], dtype=np.intc), np.zeros((1, EOS + 1), dtype=np.single))
+    assert len(processor.jump(TOKENS.index("{"), used=3)) < 5
 
 
 def test_when_masks_disagree_finishing_wins(index: Index) -> None:
     """An inner processor that forbids closing (a string limit gone wrong) is overruled."""
-    allowed = outlines(index)
     closers = [TOKENS.index('"'), TOKENS.index('"}')]
 
     def never_close(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        scores = allowed(ids, scores)
         scores.reshape(-1)[closers] = -np.inf
         return scores
 
-    processor = FinishProcessor(never_close, Distances(index, EOS), 4)
+    processor = constraint(index, 4, never_close)
     out: list[int] = []
     for _ in range(4):
         scores = np.zeros((1, EOS + 1), dtype=np.single)
