@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.cli_docs import register as register_document_commands
+from app.cli_journal import register as register_journal_commands
 from app.cli_models import register as register_model_commands
 from app.cli_trash import register as register_trash_command
 from app.config import private_files, set_offline_switches
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_document_commands(sub)
     register_model_commands(sub)
     register_trash_command(sub)
+    register_journal_commands(sub)
     return parser
 
 

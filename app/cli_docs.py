@@ -67,6 +67,12 @@ def register(subparsers: Any) -> None:
     search.add_argument(
         "--batch", type=Path, metavar="FILE", help="JSON queries, one per line ('-': stdin)"
     )
+    search.add_argument(
+        "--doc-from", metavar="YYYY-MM-DD", help="only documents dated on or after this day"
+    )
+    search.add_argument(
+        "--doc-to", metavar="YYYY-MM-DD", help="only documents dated on or before this day"
+    )
     search.set_defaults(handler=run_search)
 
     chat = subparsers.add_parser("import-chat", help="import a conversation history")
@@ -286,7 +292,12 @@ def run_search(args: argparse.Namespace) -> int:
         raise InputError("Give a query, or --batch FILE with one JSON query per line.")
     if args.k < 1:
         raise InputError("--k must be at least 1.")
-    default = lookup.Query(args.query or "", args.k, args.where)
+    try:
+        doc_start = lookup.parse_day(args.doc_from) if args.doc_from else None
+        doc_end = lookup.parse_day(args.doc_to, end=True) if args.doc_to else None
+    except ValueError as err:
+        raise InputError(f"{err}.") from err
+    default = lookup.Query(args.query or "", args.k, args.where, doc_start, doc_end)
     with open_library() as lib:
         agent_id = lib.agent_id(args.agent, create=False)
         if args.batch is not None:

@@ -51,6 +51,8 @@ class Settings(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_steps: int = Field(default=10, ge=1, le=100)
     default_agent: str = "engram"
+    journal_follow_ups: bool = False  # a follow-up question after a journal entry
+    journal_auto_reviews: bool = True  # weekly/monthly reviews written at the next launch
 
     @classmethod
     def load(cls, root: Path | None = None) -> Settings:

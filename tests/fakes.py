@@ -16,6 +16,7 @@ class InMemoryArchival:
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, Passage]] = []
+        self.doc_dates: dict[str, datetime] = {}  # passage id -> its document's date
 
     def insert(
         self,
@@ -27,14 +28,28 @@ class InMemoryArchival:
         location: str = "",
         metadata: Mapping[str, Any] | None = None,
         created_at: datetime | None = None,
+        doc_date: datetime | None = None,
     ) -> list[str]:
         ids = []
         for text in texts:
             pid = uuid.uuid4().hex
             when = created_at or datetime.now().astimezone()
             self.rows.append((agent_id, Passage(pid, text, when, source, tuple(tags), location)))
+            if doc_date is not None:
+                self.doc_dates[pid] = doc_date
             ids.append(pid)
         return ids
+
+    def _in_doc_range(self, passage: Passage, filters: ArchivalFilter) -> bool:
+        """Like the LanceDB store: a passage without a document date is outside any range."""
+        if filters.doc_start is None and filters.doc_end is None:
+            return True
+        when = self.doc_dates.get(passage.id)
+        if when is None:
+            return False
+        return (filters.doc_start is None or when >= filters.doc_start) and (
+            filters.doc_end is None or when <= filters.doc_end
+        )
 
     def search(
         self,
@@ -49,6 +64,8 @@ class InMemoryArchival:
         hits = [p for a, p in self.rows if a == agent_id and words & set(p.text.lower().split())]
         if filters is not None and filters.sources:
             hits = [p for p in hits if p.source in filters.sources]
+        if filters is not None:
+            hits = [p for p in hits if self._in_doc_range(p, filters)]
         start = (page - 1) * page_size
         return Page(tuple(hits[start : start + page_size]), page, page_size, len(hits))
 

@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.core import events as ev
@@ -23,6 +24,7 @@ from app.core.context import (
     MemoryStats,
     SystemParts,
     TokenMeter,
+    event_json,
     eviction_cut,
     fit_text,
     new_event,
@@ -297,14 +299,7 @@ class Agent:
                 now,
                 {"function": call.name, "thoughts": call.thoughts},
             ),
-            new_event(
-                Kind.FUNCTION_RESULT,
-                "",
-                now,
-                function=call.name,
-                status="OK" if ok else "Failed",
-                result=result,
-            ),
+            _result_event(call.name, ok, result, now, receipt=ok and tool.ends_chain),
         ]
         if heartbeat:
             reason = HEARTBEAT_AFTER_CALL if ok else HEARTBEAT_AFTER_FAILURE
@@ -406,6 +401,21 @@ class Agent:
         self.recall.update_state_extra(self.agent_id, warned=False)
         if not result.from_model:
             yield ev.Notice("The model's summary was not usable; a plain digest was kept.", "info")
+
+
+def _result_event(name: str, ok: bool, result: str, now: datetime, *, receipt: bool) -> NewMessage:
+    """A function's result as the model sees it. A successful chain-ending call (send_message)
+    gets a bare receipt: its "Sent message successfully." and a time the next event repeats
+    would be ~20 tokens evaluated again every turn for nothing the model needs."""
+    if receipt:
+        return NewMessage(
+            Kind.FUNCTION_RESULT,
+            event_json(str(Kind.FUNCTION_RESULT), "", None, function=name, status="OK"),
+            "",
+            now,
+        )
+    status = "OK" if ok else "Failed"
+    return new_event(Kind.FUNCTION_RESULT, "", now, function=name, status=status, result=result)
 
 
 def _loads(raw: str) -> Any:

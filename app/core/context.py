@@ -91,14 +91,15 @@ def render_messages(system: SystemParts, fifo: Sequence[Message]) -> list[ChatMe
 
 
 def event_json(kind: str, message: str, when: datetime | None, **extra: object) -> str:
-    """How an event is shown to the model: one line of JSON, MemGPT style."""
+    """How an event is shown to the model: one line of compact JSON, MemGPT style (every
+    token here is evaluated again each turn, so no spaces after separators)."""
     payload: dict[str, object] = {"type": kind}
     if message:
         payload["message"] = message
     payload.update(extra)
     if when is not None:
         payload["time"] = f"{when:%Y-%m-%d %H:%M}"
-    return json.dumps(payload, ensure_ascii=False)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 def new_event(kind: Kind, message: str, when: datetime, **extra: object) -> NewMessage:

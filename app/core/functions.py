@@ -7,6 +7,7 @@ small model can tell "nothing found" from "look at page 2".
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
@@ -144,12 +145,28 @@ def archival_memory_search(
         request_heartbeat: true to run again after seeing the results.
     """
     now = ctx.clock.now()
-    # Dates in the question ("in March", "last week") become a date filter on the search.
+    # Dates in the question ("in March", "last week") become a date filter on the search:
+    # on when passages were stored, else, when none was, on the date documents were made.
     asked = journal_filter_for(query, now.date(), sources=(), tz=now.tzinfo or UTC)
     if asked.dates is not None:
         found = ctx.archival.search(
             ctx.agent_id, asked.keywords, page=page, page_size=ctx.page_size, filters=asked.filter
         )
+        if not found.total:
+            by_document = replace(
+                asked.filter,
+                start=None,
+                end=None,
+                doc_start=asked.filter.start,
+                doc_end=asked.filter.end,
+            )
+            found = ctx.archival.search(
+                ctx.agent_id,
+                asked.keywords,
+                page=page,
+                page_size=ctx.page_size,
+                filters=by_document,
+            )
     else:
         found = ctx.archival.search(ctx.agent_id, query, page=page, page_size=ctx.page_size)
     ctx.retrieved.extend(p.id for p in found.items)

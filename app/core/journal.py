@@ -515,6 +515,17 @@ def due_reviews(
     return sorted(due, key=lambda p: (p.end, p.kind), reverse=True)
 
 
+def catch_up_reviews(
+    due: Sequence[ReviewPeriod], *, weeks: int = 2, months: int = 1
+) -> list[ReviewPeriod]:
+    """The newest `weeks` weekly and `months` monthly periods of `due` (newest first): what a
+    launch writes on its own, so a first launch on a year of entries does not run the model
+    for an hour (older periods can still be reviewed on request)."""
+    weekly = [p for p in due if p.kind == "weekly"][:weeks]
+    monthly = [p for p in due if p.kind == "monthly"][:months]
+    return sorted([*weekly, *monthly], key=lambda p: (p.end, p.kind), reverse=True)
+
+
 def follow_up_question(
     entry: JournalEntry,
     backend: ChatBackend,

@@ -86,12 +86,17 @@ class Clock(Protocol):
 
 @dataclass(frozen=True)
 class ArchivalFilter:
-    """Restricts an archival search. Empty fields mean "any"."""
+    """Restricts an archival search. Empty fields mean "any". `start`/`end` bound the time a
+    passage was stored; `doc_start`/`doc_end` the date its document says it was made (or, for
+    a document without one, its file's modification time); a passage with no document date
+    (one the agent or the user stored) is outside any document-date range."""
 
     sources: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     start: datetime | None = None
     end: datetime | None = None
+    doc_start: datetime | None = None
+    doc_end: datetime | None = None
 
 
 class ArchivalStore(Protocol):

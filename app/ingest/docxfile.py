@@ -28,6 +28,7 @@ RATIO_CHECK_BYTES = 10 * 1024 * 1024  # small members may compress well without 
 MAX_CORE_XML_BYTES = 1024 * 1024
 _HEADING_STYLE = re.compile(r"Heading ([1-9])")
 _DCTERMS_CREATED = "{http://purl.org/dc/terms/}created"
+_DCTERMS_MODIFIED = "{http://purl.org/dc/terms/}modified"
 
 
 def check_archive(path: Path) -> None:
@@ -113,8 +114,8 @@ def _row_text(row: _Row) -> str:
 
 
 def docx_creation_date(path: Path) -> datetime | None:
-    """`dcterms:created` from docProps/core.xml (python-docx's core_properties.created),
-    read straight from the archive so the document body is not parsed a second time."""
+    """`dcterms:created` from docProps/core.xml (python-docx's core_properties.created), else
+    `dcterms:modified`, read straight from the archive so the body is not parsed twice."""
     check_archive(path)
     with zipfile.ZipFile(path) as archive:
         try:
@@ -124,7 +125,8 @@ def docx_creation_date(path: Path) -> datetime | None:
         if info.file_size > MAX_CORE_XML_BYTES:
             return None
         root = ElementTree.fromstring(archive.read(info))
-    created = root.find(_DCTERMS_CREATED)
-    if created is None or not created.text:
-        return None
-    return datetime.fromisoformat(created.text.strip())
+    for tag in (_DCTERMS_CREATED, _DCTERMS_MODIFIED):
+        found = root.find(tag)
+        if found is not None and found.text and found.text.strip():
+            return datetime.fromisoformat(found.text.strip())
+    return None

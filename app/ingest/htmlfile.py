@@ -120,6 +120,42 @@ class _BlockParser(HTMLParser):
         self.ready.append(RawSection(text, f"paragraph {self._paragraphs}", heading))
 
 
+class _MetaDateParser(HTMLParser):
+    """Finds the first date-bearing <meta> in a page's head; stops looking at <body>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: dict[str, str] = {}
+        self.body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            self.body = True
+        if tag != "meta" or self.body:
+            return
+        values = {name.lower(): value or "" for name, value in attrs}
+        key = (values.get("name") or values.get("property") or "").strip().lower()
+        content = values.get("content", "").strip()
+        if key in META_DATE_NAMES and content:
+            self.found.setdefault(key, content)
+
+
+META_DATE_NAMES = ("dcterms.created", "date", "article:published_time", "dc.date")
+_META_HEAD_CHARS = 65_536
+
+
+def html_meta_date(path: Path) -> str | None:
+    """The raw text of the page's date <meta> (name="dcterms.created", "date", "dc.date" or
+    property="article:published_time", in that order of preference), from the head only."""
+    parser = _MetaDateParser()
+    with open_text(path, []) as stream:
+        parser.feed(stream.read(_META_HEAD_CHARS))
+    for name in META_DATE_NAMES:
+        if name in parser.found:
+            return parser.found[name]
+    return None
+
+
 def read_html(path: Path, notes: list[str]) -> Iterator[RawSection]:
     """Blocks of an HTML file, decoded like a text file (UTF-8, else Windows-1252)."""
     parser = _BlockParser()

@@ -1,5 +1,6 @@
 """Searching an agent's memory for people and scripts: archival passages, recall messages or
-both, as plain JSON-ready records.
+both, as plain JSON-ready records. A document-date range (`doc_start`/`doc_end`) searches
+archival passages only: messages have no document date.
 
 Archival scores are the store's fused RRF scores. Recall search ranks by BM25 without exposing
 a score, so a recall hit scores 1 / (60 + rank), the same scale; `all` fuses the two ranked
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 from app.core.messages import Message, Passage
-from app.core.protocols import ArchivalStore, RecallStore
+from app.core.protocols import ArchivalFilter, ArchivalStore, RecallStore
 
 Where = Literal["archival", "recall", "all"]
 WHERE: tuple[Where, ...] = ("archival", "recall", "all")
@@ -27,6 +28,14 @@ class Query:
     text: str
     k: int = 5
     where: Where = "all"
+    doc_start: datetime | None = None
+    doc_end: datetime | None = None
+
+    @property
+    def filters(self) -> ArchivalFilter | None:
+        if self.doc_start is None and self.doc_end is None:
+            return None
+        return ArchivalFilter(doc_start=self.doc_start, doc_end=self.doc_end)
 
 
 def _stamp(when: datetime) -> str:
@@ -74,9 +83,9 @@ def search(
     k = max(1, min(query.k, MAX_K))
     hits: list[dict[str, Any]] = []
     if query.where in ("archival", "all"):
-        found = archival.search(agent_id, query.text, page_size=k)
+        found = archival.search(agent_id, query.text, page_size=k, filters=query.filters)
         hits.extend(passage_record(p) for p in found.items)
-    if query.where in ("recall", "all"):
+    if query.where in ("recall", "all") and query.filters is None:
         messages = recall.search_text(agent_id, query.text, 1, k).items
         hits.extend(message_record(m, rank_score(i)) for i, m in enumerate(messages, start=1))
     if query.where == "all":
@@ -109,4 +118,26 @@ def parse_query(item: Any, default: Query) -> Query:
         raise ValueError('"k" must be a whole number of at least 1')
     if where not in WHERE:
         raise ValueError(f'"in" must be one of {", ".join(WHERE)}')
-    return Query(item["query"], k, where)
+    start = _bound(item, "doc_from", default.doc_start, end=False)
+    end = _bound(item, "doc_to", default.doc_end, end=True)
+    return Query(item["query"], k, where, start, end)
+
+
+def _bound(
+    item: dict[str, Any], key: str, default: datetime | None, *, end: bool
+) -> datetime | None:
+    value = item.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ValueError(f'"{key}" must be a date written YYYY-MM-DD')
+    return parse_day(value, end=end)
+
+
+def parse_day(text: str, *, end: bool = False) -> datetime:
+    """A YYYY-MM-DD bound in UTC: the start of the day, or with `end` its last microsecond."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError as err:
+        raise ValueError(f"'{text}' is not a date; write it as YYYY-MM-DD") from err
+    return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)

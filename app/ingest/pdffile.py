@@ -34,10 +34,12 @@ def read_pdf(path: Path, notes: list[str]) -> Iterator[RawSection]:
 
 
 def pdf_creation_date(path: Path) -> datetime | None:
-    """The creation date in the PDF's metadata, if it has a readable one."""
+    """The creation date in the PDF's metadata (else its modification date), if readable."""
     with path.open("rb") as stream:
         metadata = _open(stream, path.name).metadata
-        return None if metadata is None else metadata.creation_date
+        if metadata is None:
+            return None
+        return metadata.creation_date or metadata.modification_date
 
 
 def _open(stream: BinaryIO, name: str) -> PdfReader:

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from app.core.errors import IngestError
 from app.ingest.docxfile import docx_creation_date, read_docx
-from app.ingest.htmlfile import read_html
+from app.ingest.htmlfile import html_meta_date, read_html
 from app.ingest.pdffile import pdf_creation_date, read_pdf
 from app.ingest.sections import RawSection, Section, place
 from app.ingest.textfiles import open_text, read_markdown, read_txt
 
 Reader = Callable[[Path, list[str]], Iterator[RawSection]]
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
 _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
 _DATE_LINE = re.compile(r"^date[ \t]*:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _HEAD_BYTES = 8192
@@ -102,10 +103,11 @@ def _stream(path: Path, reader: Reader, notes: list[str]) -> Iterator[Section]:
 
 
 def document_date(path: Path, first_text: str = "") -> datetime | None:
-    """When the document says it was made, in UTC: a PDF's creation date, a Word file's
-    `created` property, a Markdown file's front matter `date:` (looked for in `first_text`,
-    the start of the file, or the file itself). None when there is none or it is unreadable:
-    the date only helps searching by time, so a bad one must never stop an ingest."""
+    """When the document says it was made, in UTC: a PDF's creation (else modification)
+    date, a Word file's `created` (else `modified`) property, an HTML page's date <meta>, a
+    Markdown file's front matter `date:` (looked for in `first_text`, the start of the file,
+    or the file itself). None when there is none or it is unreadable: the date only helps
+    searching by time, so a bad one must never stop an ingest."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".pdf":
@@ -114,6 +116,9 @@ def document_date(path: Path, first_text: str = "") -> datetime | None:
             return _utc(docx_creation_date(path))
         if suffix in MARKDOWN_SUFFIXES:
             return front_matter_date(first_text if first_text.strip() else _head(path))
+        if suffix in HTML_SUFFIXES:
+            stated = html_meta_date(path)
+            return None if stated is None else parse_date(stated)
     # Metadata comes in every malformed shape; any failure just means "no date".
     except Exception:
         return None
@@ -127,7 +132,13 @@ def front_matter_date(text: str) -> datetime | None:
     line = _DATE_LINE.search(block.group(1)) if block else None
     if line is None:
         return None
-    value = line.group(1).strip("'\"")
+    return parse_date(line.group(1))
+
+
+def parse_date(text: str) -> datetime | None:
+    """An ISO day or time as written in metadata, in UTC; a bare day means noon UTC, so the
+    day is the same in every time zone. None when it is not one."""
+    value = text.strip().strip("'\"")
     try:
         return datetime.combine(date.fromisoformat(value), time(12), tzinfo=UTC)
     except ValueError:

@@ -65,6 +65,10 @@ def where_clause(
             parts.append(f"created_at >= {sql_time(filters.start)}")
         if filters.end is not None:
             parts.append(f"created_at <= {sql_time(filters.end)}")
+        if filters.doc_start is not None:
+            parts.append(f"doc_date >= {sql_time(filters.doc_start)}")
+        if filters.doc_end is not None:
+            parts.append(f"doc_date <= {sql_time(filters.doc_end)}")
     return " AND ".join(parts)
 
 

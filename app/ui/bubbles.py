@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.messages import Passage
-from app.ui.describe import passage_meta, short
+from app.ui.describe import citation_label, short
 
 RADIUS = 10
 H_MARGINS = 24
@@ -154,7 +154,7 @@ class Bubble(QFrame):
             self.set_footer("")
             return
         lines = [
-            f'<a href="source:{i}">[{i}] {html.escape(passage_meta(p))}</a>'
+            f'<a href="source:{i}">[{i}] {html.escape(citation_label(p))}</a>'
             f" — {html.escape(short(p.text, 80))}"
             for i, p in enumerate(passages, 1)
         ]

@@ -11,9 +11,11 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from app.core.journal import SOURCE as JOURNAL_SOURCE
+from app.core.journal import JournalHit
 from app.core.messages import Block, BlockEdit, Kind, Message, Page, Passage
 
 _TOTAL = re.compile(r"total (\d+)")
@@ -205,6 +207,34 @@ def who(message: Message) -> str:
 
 def recall_line(message: Message) -> str:
     return f"[{stamp(message.created_at)}] {who(message)}: {message.text}"
+
+
+def journal_day(passage: Passage) -> date | None:
+    """The day of a journal passage (an entry's day, a review's last day); None otherwise."""
+    if passage.source != JOURNAL_SOURCE:
+        return None
+    return JournalHit.from_passage(passage).day
+
+
+def journal_entry_id(passage: Passage) -> int:
+    """The entry a journal passage was cut from (0 for a review or another passage)."""
+    entry = passage.metadata.get("entry_id") if passage.source == JOURNAL_SOURCE else None
+    return entry if isinstance(entry, int) and not isinstance(entry, bool) else 0
+
+
+def citation_label(passage: Passage) -> str:
+    """How a reply names a source: a journal passage by its entry's date ("Journal · Tue 3
+    Mar 2026") or its review's period, any other by `passage_meta`."""
+    day = journal_day(passage)
+    if day is not None:
+        when = f"{day:%a} {day.day} {day:%b %Y}"
+        review, start = passage.metadata.get("review"), passage.metadata.get("period_start")
+        if isinstance(review, str) and isinstance(start, str):
+            first = date.fromisoformat(start)
+            span = f"{first:%B %Y}" if review == "monthly" else f"week of {first.day} {first:%b %Y}"
+            when = f"{review} review · {span}"
+        return f"Journal · {when}"
+    return passage_meta(passage)
 
 
 def passage_meta(passage: Passage) -> str:

@@ -13,9 +13,11 @@ pending text is saved first, then the worker indexes what is left and stops.
 from __future__ import annotations
 
 import logging
+from datetime import date
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -34,6 +36,9 @@ from app.core.messages import AgentInfo
 from app.runtime import Runtime
 from app.ui.journal_view import JournalView
 from app.ui.journal_worker import JournalRequests, JournalWorker
+
+if TYPE_CHECKING:
+    from app.ui.worker import AgentWorker
 
 log = logging.getLogger("engram.ui")
 
@@ -67,6 +72,7 @@ class Journal(QObject):
         w.message.connect(v.show_notice)
         w.error.connect(v.show_notice)
         w.imported.connect(v.on_imported)
+        v.editor.set_follow_ups(runtime.settings.journal_follow_ups)
         self._closed = False
         self.dock: QDockWidget | None = None
         self.quick_capture: QuickCapture | None = None
@@ -86,6 +92,25 @@ class Journal(QObject):
         self.start()
         if self.running:
             self.requests.follow.emit(info)
+
+    def connect_agent(self, agent: AgentWorker) -> None:
+        """Reviews and follow-up questions are the agent worker's (it owns the model): ask it
+        through queued connections, and show what it reports. A follow-up request goes
+        through the journal worker first, so the entry's queued saves are on disk."""
+        v = self.view
+        v.review_requested.connect(agent.write_review)
+        self.worker.reflect_ready.connect(agent.follow_up)
+        agent.review_written.connect(v.on_review_written)
+        agent.follow_up_ready.connect(v.editor.show_question)
+        agent.journal_failed.connect(v.on_reflection_failed)
+
+    def open_entry(self, day: date, entry_id: int = 0) -> None:
+        """Show the journal at a day (and entry): a clicked journal citation."""
+        self.start()
+        if self.dock is not None:
+            self.dock.show()
+            self.dock.raise_()
+        self.view.open_entry(day, entry_id)
 
     def capture(self, text: str) -> None:
         """Quick capture: into the editor when it shows today's last entry (or today's new
@@ -170,6 +195,16 @@ class QuickCapture(QDialog):
             self.captured.emit(text)
 
 
+def answer_in_chat(chat: QWidget, question: str) -> None:
+    """Put a follow-up question into the chat's message box, ready to be answered."""
+    box = getattr(chat, "input", None)
+    if isinstance(box, QPlainTextEdit):
+        box.setPlainText(f'About my journal entry, you asked: "{question}"\n')
+        box.moveCursor(QTextCursor.MoveOperation.End)
+        box.window().activateWindow()
+        box.setFocus()
+
+
 def _ask_export(journal: Journal, parent: QWidget, kind: str) -> None:
     if kind == "markdown":
         target = QFileDialog.getExistingDirectory(parent, "Export the journal into an empty folder")
@@ -243,9 +278,16 @@ def install_journal(window: QMainWindow, runtime: Runtime) -> Journal:
     worker = getattr(window, "worker", None)
     if worker is not None:
         worker.agent_changed.connect(journal.follow)
+        journal.connect_agent(worker)
     requests = getattr(window, "requests", None)
     if requests is not None:  # the window's shutdown asks its worker to stop: so do we
         requests.shutdown.connect(journal.shutdown)
+        requests.apply_settings.connect(
+            lambda new, _reload: journal.view.editor.set_follow_ups(new.journal_follow_ups)
+        )
+    chat = getattr(window, "chat", None)
+    if chat is not None:
+        journal.view.editor.answer_requested.connect(lambda q: answer_in_chat(chat, q))
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(journal.shutdown)

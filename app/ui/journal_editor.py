@@ -11,6 +11,7 @@ before the first word is written.
 
 from __future__ import annotations
 
+import html
 from datetime import date
 from typing import Any
 
@@ -19,6 +20,7 @@ from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -58,6 +60,8 @@ class EntryEditor(QWidget):
     tags_changed = Signal(int, object)  # entry id, tags
     keep_out_changed = Signal(int, bool)
     delete_requested = Signal(int)
+    reflect_requested = Signal(int)  # entry id: ask for a follow-up question about it
+    answer_requested = Signal(str)  # a follow-up question to answer in the chat
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +72,10 @@ class EntryEditor(QWidget):
         self.dirty = False
         self._draft_sent = False
         self._loading = False
+        self.follow_ups = False  # the user setting: follow-up questions after an entry
+        self._edited = False  # typed into since shown: leaving it asks for a question
+        self._reflect_pending = False  # Reflect pressed on a draft not yet saved
+        self._asked: dict[int, date] = {}  # entry id -> its day, question on the way
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(AUTOSAVE_MS)
@@ -85,9 +93,14 @@ class EntryEditor(QWidget):
         self.preview_button.toggled.connect(self._toggle_preview)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._delete)
+        self.reflect_button = QPushButton("Reflect")
+        self.reflect_button.setToolTip("Ask the agent for one follow-up question about this entry")
+        self.reflect_button.clicked.connect(self.reflect)
+        self.reflect_button.hide()
         top = QHBoxLayout()
         top.addWidget(self.heading, 1)
         top.addWidget(self.status)
+        top.addWidget(self.reflect_button)
         top.addWidget(self.preview_button)
         top.addWidget(self.delete_button)
 
@@ -127,16 +140,38 @@ class EntryEditor(QWidget):
         fields.addWidget(self.tags, 1)
         fields.addWidget(self.keep_out)
 
+        self.question = QLabel()
+        self.question.setAccessibleName("Follow-up question")
+        self.question.setWordWrap(True)
+        self.answer_button = QPushButton("Answer in chat")
+        self.answer_button.clicked.connect(self._answer)
+        self.dismiss_button = QPushButton("Dismiss")
+        self.dismiss_button.clicked.connect(self.dismiss_question)
+        self.reflection = QFrame()
+        self.reflection.setObjectName("reflection")
+        self.reflection.setFrameShape(QFrame.Shape.StyledPanel)
+        bar = QHBoxLayout(self.reflection)
+        bar.addWidget(self.question, 1)
+        bar.addWidget(self.answer_button)
+        bar.addWidget(self.dismiss_button)
+        self.reflection.hide()
+        self._question_text = ""
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.stack, 1)
         layout.addLayout(fields)
+        layout.addWidget(self.reflection)
 
     # ---- showing -------------------------------------------------------------------------
     def show_entry(self, day: date, entry: JournalEntry | None) -> None:
-        """Show an entry (None: a new draft for `day`), saving the one shown before."""
+        """Show an entry (None: a new draft for `day`), saving the one shown before (and,
+        with follow-up questions on, asking one about it if it was written in)."""
         self.flush()
+        if self._edited and self.follow_ups and self.entry_id and not self.keep_out.isChecked():
+            self._ask(self.entry_id)
+        self._edited = self._reflect_pending = False
         self._next_token += 1
         self.day, self.token = day, self._next_token
         self.entry_id = entry.id if entry else 0
@@ -172,6 +207,9 @@ class EntryEditor(QWidget):
         if token == self.token:
             self.entry_id = entry.id
             self.delete_button.setEnabled(True)
+            if self._reflect_pending:
+                self._reflect_pending = False
+                self._ask(entry.id)
             if not self.dirty:
                 self.status.setText("saved")
 
@@ -198,7 +236,7 @@ class EntryEditor(QWidget):
     def _changed(self) -> None:
         if self._loading:
             return
-        self.dirty = True
+        self.dirty = self._edited = True
         self.status.setText("editing…")
         self.timer.start()
 
@@ -222,6 +260,68 @@ class EntryEditor(QWidget):
             self.token, self.entry_id, self.day, self.text.toPlainText(), fields
         )
         self.status.setText("saved")
+
+    # ---- follow-up questions -------------------------------------------------------------
+    def set_follow_ups(self, on: bool) -> None:
+        """The user setting: show "Reflect" and ask when leaving an entry written in."""
+        self.follow_ups = on
+        self.reflect_button.setVisible(on)
+
+    def reflect(self) -> None:
+        """Save, then ask for a follow-up question about the entry shown (never a kept-out
+        or blank one: those never reach the model)."""
+        self.flush()
+        if self.keep_out.isChecked():
+            self._show_question("This entry is kept out of memory, so the agent does not see it.")
+            return
+        if not self.text.toPlainText().strip():
+            self._show_question("Write something first; then the agent can ask about it.")
+            return
+        self._edited = False
+        if self.entry_id:
+            self._ask(self.entry_id)
+        else:
+            self._reflect_pending = True  # asked once the first save names the entry
+            self._show_question("Thinking of a question…")
+
+    def _ask(self, entry_id: int) -> None:
+        self._asked[entry_id] = self.day
+        self._show_question("Thinking of a question…")
+        self.reflect_requested.emit(entry_id)
+
+    def show_question(self, entry_id: int, question: str) -> None:
+        """The agent's follow-up question (or "" for none) about an entry it was asked on."""
+        day = self._asked.pop(entry_id, None)
+        if day is None:
+            return
+        if not question:
+            if entry_id == self.entry_id:
+                self._show_question("No follow-up question came to mind this time.")
+            elif not self._asked:
+                self.dismiss_question()
+            return
+        about = "" if entry_id == self.entry_id else f"About {day:%a} {day.day} {day:%b}: "
+        self._show_question(f"{about}<b>{html.escape(question, quote=False)}</b>", question)
+
+    def show_reflection_error(self, message: str) -> None:
+        if self._asked or self._reflect_pending:
+            self._asked.clear()
+            self._show_question(html.escape(message, quote=False))
+
+    def _show_question(self, text: str, question: str = "") -> None:
+        self._question_text = question
+        self.question.setText(text)
+        self.answer_button.setVisible(bool(question))
+        self.reflection.show()
+
+    def dismiss_question(self) -> None:
+        self._question_text = ""
+        self.reflection.hide()
+
+    def _answer(self) -> None:
+        if self._question_text:
+            self.answer_requested.emit(self._question_text)
+            self.dismiss_question()
 
     def _mood_edited(self) -> None:
         if self._loading:

@@ -134,10 +134,21 @@ class SearchPanel(QWidget):
 
 
 class LookBackPanel(QWidget):
-    """On this day, the weekly/monthly reviews and the mood chart."""
+    """On this day, the weekly/monthly reviews (written on request here) and the mood chart."""
+
+    write_review = Signal(str)  # "weekly" or "monthly": for the period of the selected day
 
     def __init__(self) -> None:
         super().__init__()
+        self.weekly_button = QPushButton("Write weekly review")
+        self.monthly_button = QPushButton("Write monthly review")
+        for button, kind in ((self.weekly_button, "weekly"), (self.monthly_button, "monthly")):
+            button.setToolTip(f"The agent writes a {kind} review of the selected day's {kind[:-2]}")
+            button.clicked.connect(lambda _=False, k=kind: self.write_review.emit(k))
+        self.review_status = QLabel()
+        self.review_status.setAccessibleName("Review status")
+        self.review_status.setWordWrap(True)
+        self.review_status.hide()
         self.on_this_day = DayList("On this day")
         self.open_day = self.on_this_day.open_day
         self.reviews = QTextBrowser()
@@ -154,7 +165,13 @@ class LookBackPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<b>On this day</b>"))
         layout.addWidget(self.on_this_day, 1)
-        layout.addWidget(QLabel("<b>Reviews</b>"))
+        review_row = QHBoxLayout()
+        review_row.addWidget(QLabel("<b>Reviews</b>"))
+        review_row.addStretch(1)
+        review_row.addWidget(self.weekly_button)
+        review_row.addWidget(self.monthly_button)
+        layout.addLayout(review_row)
+        layout.addWidget(self.review_status)
         layout.addWidget(self.reviews, 1)
         layout.addLayout(heading)
         layout.addWidget(self.chart, 2)
@@ -181,6 +198,21 @@ class LookBackPanel(QWidget):
         ]
         self.reviews.setHtml("".join(parts) or "<i>No reviews yet.</i>")
         self._show_chart(self.bucket.currentText())
+
+    def set_writing(self, what: str) -> None:
+        """Busy: a review is being written (the buttons wait for it)."""
+        self.weekly_button.setEnabled(False)
+        self.monthly_button.setEnabled(False)
+        self.review_status.setText(f"Writing the {html.escape(what)}…")
+        self.review_status.show()
+
+    def review_done(self, message: str, *, failed: bool = False) -> None:
+        """Not busy any more; `message` says what was written or why it was not."""
+        self.weekly_button.setEnabled(True)
+        self.monthly_button.setEnabled(True)
+        colour = "#b3261e" if failed else "#2e7d32"
+        self.review_status.setText(f'<span style="color:{colour}">{html.escape(message)}</span>')
+        self.review_status.setVisible(bool(message))
 
     def _show_chart(self, bucket: str) -> None:
         if self._data is None:

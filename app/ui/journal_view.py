@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat
 from PySide6.QtWidgets import (
     QCalendarWidget,
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.journal import JournalEntry
+from app.core.journal import JournalEntry, Review, ReviewKind, ReviewPeriod
 from app.ui.journal_chart import mood_colour
 from app.ui.journal_editor import EntryEditor
 from app.ui.journal_panels import LookBackPanel, SearchPanel, first_line
@@ -47,8 +47,11 @@ def pydate(day: QDate) -> date:
 
 
 class JournalView(QWidget):
+    review_requested = Signal(str, str)  # kind, ISO day in the period: for the agent worker
+
     def __init__(self, requests: JournalRequests, today: Callable[[], date]) -> None:
         super().__init__()
+        self._wanted_entry = 0  # an entry to show once its day loads (a clicked citation)
         self.requests = requests
         self._today = today  # the runtime's clock: the view may stay open past midnight
         self.selected = today()
@@ -125,6 +128,8 @@ class JournalView(QWidget):
         self.search.search.connect(r.search.emit)
         self.search.open_day.connect(self.open_day)
         self.look_back.open_day.connect(self.open_day)
+        self.look_back.write_review.connect(self.write_review)
+        self.editor.reflect_requested.connect(r.reflect.emit)
 
     # ---- asking --------------------------------------------------------------------------
     def load(self) -> None:
@@ -140,6 +145,39 @@ class JournalView(QWidget):
             return
         self.calendar.setSelectedDate(qdate(day))  # -> _day_picked
         self.calendar.setCurrentPage(day.year, day.month)
+
+    def open_entry(self, day: date, entry_id: int = 0) -> None:
+        """Go to a day and, once it has loaded, to one of its entries (a cited passage)."""
+        self._wanted_entry = entry_id
+        if day == self.selected:
+            self.requests.load_day.emit(day)
+        self.open_day(day)
+
+    def write_review(self, kind: str) -> None:
+        """Ask for the review of the week or month that holds the selected day (the one the
+        user is looking at; the current one is reviewed so far)."""
+        review_kind: ReviewKind = "weekly" if kind == "weekly" else "monthly"
+        period = ReviewPeriod.containing(review_kind, self.selected)
+        self.editor.flush()
+        self.look_back.set_writing(f"{period.kind} review of {period.label}")
+        self.review_requested.emit(period.kind, period.start.isoformat())
+
+    def on_review_written(self, review: Review) -> None:
+        if self.closed:
+            return
+        self.look_back.review_done(
+            f"Wrote the {review.period.kind} review of {review.period.label}."
+        )
+        self.requests.refresh_look_back.emit()
+
+    def on_reflection_failed(self, what: str, message: str) -> None:
+        """A review or follow-up question could not be written: say so where it was asked."""
+        if self.closed:
+            return
+        if what == "review":
+            self.look_back.review_done(message, failed=True)
+        else:
+            self.editor.show_reflection_error(message)
 
     @property
     def today(self) -> date:
@@ -221,7 +259,10 @@ class JournalView(QWidget):
             self._update_row(entry)
         self.day_list.blockSignals(False)
         ed = self.editor
-        if ed.day != day or (ed.entry_id and ed.entry_id not in ids) or ed.is_untouched_draft:
+        wanted, self._wanted_entry = self._wanted_entry, 0
+        if wanted in ids and ed.entry_id != wanted:
+            ed.show_entry(day, self.entries[wanted])
+        elif ed.day != day or (ed.entry_id and ed.entry_id not in ids) or ed.is_untouched_draft:
             ed.show_entry(day, entries[0] if entries else None)
         self._select_row(ed.entry_id)
 

@@ -84,6 +84,7 @@ class JournalWorker(QObject):
     indexed = Signal(int)  # entries whose passages were rebuilt
     imported = Signal(int)  # entries added from files: reload what is shown
     message = Signal(str)  # a finished export or import, in words
+    reflect_ready = Signal(int)  # an entry saved and indexed, ready for a follow-up question
     error = Signal(str)
 
     def __init__(self, runtime: Runtime) -> None:
@@ -334,6 +335,13 @@ class JournalWorker(QObject):
         except EngramError as err:
             self.error.emit(err.user_message)
 
+    @Slot(int)
+    def reflect(self, entry_id: int) -> None:
+        """The entry's saves asked before this are written (queued in order) and indexed:
+        pass it on for a follow-up question (the agent worker asks the model)."""
+        self.index_now()
+        self.reflect_ready.emit(entry_id)
+
     @Slot()
     def index_now(self) -> None:
         """Rebuild the passages of entries saved since the last time (quiet, left, closing)."""
@@ -383,11 +391,12 @@ class JournalRequests(QObject):
     import_from = Signal(str)
     refresh_look_back = Signal()
     index_now = Signal()
+    reflect = Signal(int)
     shutdown = Signal()
 
     NAMES = (
         "follow load_month load_day save create capture set_mood set_tags set_keep_out delete "
-        "search export import_from refresh_look_back index_now shutdown"
+        "search export import_from refresh_look_back index_now reflect shutdown"
     ).split()
 
     def connect_to(self, worker: JournalWorker) -> None:

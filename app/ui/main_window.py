@@ -34,7 +34,7 @@ from app.ui.agent_list import AgentList
 from app.ui.banner import Banner
 from app.ui.chat_view import ChatView
 from app.ui.context_gauge import ContextPanel
-from app.ui.describe import ArchivalResults
+from app.ui.describe import ArchivalResults, journal_day, journal_entry_id
 from app.ui.documents import Documents
 from app.ui.documents_panel import DocumentsPanel, dropped_paths
 from app.ui.journal_dock import install_journal
@@ -42,6 +42,7 @@ from app.ui.library import LibraryWorker
 from app.ui.memory_panel import MemoryPanel
 from app.ui.search_panels import ArchivalPanel, RecallPanel
 from app.ui.settings_dialog import ModelSettingsDialog
+from app.ui.trash import install_trash
 from app.ui.worker import AgentWorker
 
 MODELS_README = Path(__file__).resolve().parents[2] / "models" / "README.md"
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         self._connect_worker()
         self._restore()
         self.journal = install_journal(self, runtime)  # dock, Journal menu, Ctrl+Shift+J
+        self.trash = install_trash(self, runtime)  # the Archival tab's Trash… and Undo
 
     # ---- construction --------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -412,7 +414,12 @@ class MainWindow(QMainWindow):
         self.busy_label.setText("stopping…")
 
     def show_source(self, passage: Passage) -> None:
-        """A cited passage, clicked in a reply, shown whole in the Archival tab."""
+        """A cited passage, clicked in a reply: a journal passage opens the journal at its
+        day (and entry); any other is shown whole in the Archival tab."""
+        day = journal_day(passage)
+        if day is not None:
+            self.journal.open_entry(day, journal_entry_id(passage))
+            return
         self.show_tab(self.archival)
         label = passage.location or "the cited passage"
         self.archival.set_results(ArchivalResults(label, Page((passage,), 1, 1, 1)))

@@ -1,7 +1,8 @@
 """The Recall and Archival tabs: search boxes, result lists and pagers.
 
 Searches run in the worker thread (the embedder and the stores belong to it); these widgets only
-ask and show. Deleting archival passages asks first, and only while the agent is idle.
+ask and show. Deleting archival passages (only while the agent is idle) moves them to the trash:
+"Undo" brings them straight back, and "Trash…" opens the Trash dialog (app/ui/trash.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -57,6 +57,10 @@ class Pager(QWidget):
         layout.addWidget(self.previous)
         layout.addWidget(self.next)
         self.show_page(None)
+
+    @property
+    def page(self) -> int:
+        return self._page
 
     def show_page(self, page: Page[object] | None) -> None:
         if page is None:
@@ -163,10 +167,12 @@ class RecallPanel(QWidget):
 
 
 class ArchivalPanel(QWidget):
-    """Search long-term passages; see where each came from; delete what should go."""
+    """Search long-term passages; see where each came from; move what should go to the trash."""
 
     search = Signal(str, int, str)  # query, page, source ("" = every source)
-    delete = Signal(object)  # list[str] of passage ids
+    delete = Signal(object)  # list[str] of passage ids, to move to the trash
+    restore = Signal(object)  # list[str] of passage ids, to take out of the trash (Undo)
+    trash_requested = Signal()  # open the Trash dialog
 
     SOURCES = (
         ("Every source", ""),
@@ -180,6 +186,7 @@ class ArchivalPanel(QWidget):
         super().__init__(parent)
         self._busy = False
         self._query = ""
+        self._trashed: list[str] = []
         self.query = QLineEdit()
         self.query.setPlaceholderText("Search archival memory…  (Ctrl+F)")
         self.query.setAccessibleName("Search archival memory")
@@ -197,9 +204,17 @@ class ArchivalPanel(QWidget):
         self.results.itemSelectionChanged.connect(self._sync)
         self.heading = QLabel("Saved facts and your documents.")
         self.heading.setWordWrap(True)
-        self.delete_button = QPushButton("Delete selected")
-        self.delete_button.setAccessibleName("Delete selected passages")
+        self.delete_button = QPushButton("Move to trash")
+        self.delete_button.setAccessibleName("Move selected passages to the trash")
         self.delete_button.clicked.connect(self._delete)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setAccessibleName("Undo the move to the trash")
+        self.undo_button.clicked.connect(self._undo)
+        self.undo_button.hide()
+        self.trash_button = QPushButton("Trash…")
+        self.trash_button.setAccessibleName("Open the trash of deleted passages")
+        self.trash_button.clicked.connect(self.trash_requested.emit)
+        self.trashed_note = dim_label(wrap=False)
         self.pager = Pager()
         self.pager.page_requested.connect(
             lambda page: self.search.emit(self._query, page, self.source.currentData())
@@ -213,13 +228,22 @@ class ArchivalPanel(QWidget):
         layout.addWidget(self.heading)
         layout.addWidget(self.results, 1)
         layout.addWidget(self.pager)
-        layout.addWidget(self.delete_button, 0, Qt.AlignmentFlag.AlignRight)
+        actions = QHBoxLayout()
+        actions.addWidget(self.trash_button)
+        actions.addWidget(self.trashed_note, 1)
+        actions.addWidget(self.undo_button)
+        actions.addWidget(self.delete_button)
+        layout.addLayout(actions)
         self._sync()
 
     def _search(self, page: int) -> None:
         """An empty query lists the newest passages."""
         self._query = self.query.text().strip()
         self.search.emit(self._query, page, self.source.currentData())
+
+    def refresh(self) -> None:
+        """Run the last search again, on the page shown (passages came back or went)."""
+        self.search.emit(self._query, self.pager.page, self.source.currentData())
 
     def set_busy(self, busy: bool) -> None:
         self._busy = busy
@@ -242,14 +266,23 @@ class ArchivalPanel(QWidget):
         self._sync()
 
     def _delete(self) -> None:
+        """No question asked: the move is undone with Undo here, or from the Trash dialog."""
         ids = [str(item.data(PASSAGE_ID)) for item in self.results.selectedItems()]
         if not ids or self._busy:
             return
-        answer = QMessageBox.question(
-            self,
-            "Delete passages",
-            f"Delete {len(ids)} passage{'s' if len(ids) > 1 else ''} from archival memory? "
-            "This cannot be undone.",
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.delete.emit(ids)
+        self._trashed = ids
+        self.trashed_note.setText(f"{plural(len(ids), 'passage')} moved to the trash.")
+        self.undo_button.show()
+        self.delete.emit(ids)
+
+    def forget_undo(self, *_: object) -> None:
+        """Drop the Undo offer (another agent is shown now)."""
+        self._trashed = []
+        self.undo_button.hide()
+        self.trashed_note.setText("")
+
+    def _undo(self) -> None:
+        ids = self._trashed
+        self.forget_undo()
+        if ids:
+            self.restore.emit(ids)

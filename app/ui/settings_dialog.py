@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -93,6 +94,10 @@ class ModelSettingsDialog(QDialog):
         self.temperature.setSingleStep(0.1)
         self.temperature.setDecimals(2)
         self.temperature.setAccessibleName("Temperature")
+        self.follow_ups = QCheckBox("Ask a follow-up question after a journal entry")
+        self.follow_ups.setAccessibleName("Journal follow-up questions")
+        self.auto_reviews = QCheckBox("Write weekly and monthly journal reviews at launch")
+        self.auto_reviews.setAccessibleName("Automatic journal reviews")
         self._fill(settings)
         self._build_layout()
 
@@ -110,6 +115,8 @@ class ModelSettingsDialog(QDialog):
         form.addRow("CPU threads:", self.threads)
         form.addRow("Temperature:", self.temperature)
         form.addRow("", dim_label(TEMPERATURE_NOTE, wrap=False))
+        form.addRow("Journal:", self.follow_ups)
+        form.addRow("", self.auto_reviews)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -132,6 +139,8 @@ class ModelSettingsDialog(QDialog):
         self.gpu_layers.setValue(-1 if s.gpu_layers is None else s.gpu_layers)
         self.threads.setValue(s.threads or 0)
         self.temperature.setValue(s.temperature)
+        self.follow_ups.setChecked(s.journal_follow_ups)
+        self.auto_reviews.setChecked(s.journal_auto_reviews)
 
     def select_model(self, path: str) -> None:
         """Show `path` in the list (added when it is not there) and select it."""
@@ -161,6 +170,8 @@ class ModelSettingsDialog(QDialog):
                 "gpu_layers": None if layers < 0 else layers,
                 "threads": self.threads.value() or None,
                 "temperature": round(self.temperature.value(), 2),
+                "journal_follow_ups": self.follow_ups.isChecked(),
+                "journal_auto_reviews": self.auto_reviews.isChecked(),
             }
         )
 

@@ -8,13 +8,20 @@ or abandoned run is stale and its results never reach the window, only the facts
 (messages, memory edits) do. The window talks to the worker only through queued signals; the one
 exception is `cancel_now()`, which sets the thread-safe CancelToken so the loop stops between
 tokens even while one slice is busy. `processEvents()` is never called.
+
+The model's other work, journal reviews and follow-up questions, runs here too: queued as jobs
+that start only when no run is left, one per event-loop pass, so they never interleave with a
+turn and a message sent meanwhile goes first.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QThread, QTimer, Signal, Slot
 
@@ -24,6 +31,16 @@ from app.core import history
 from app.core.agent import Agent
 from app.core.bootstrap import create_agent, get_or_create_agent
 from app.core.errors import EngramError, InputError
+from app.core.journal import (
+    JournalError,
+    JournalSettings,
+    ReviewKind,
+    ReviewPeriod,
+    catch_up_reviews,
+    due_reviews,
+    follow_up_question,
+    write_review,
+)
 from app.core.memory import CoreMemory
 from app.core.messages import AgentInfo, Kind
 from app.core.prompts import AGENT_TEMPLATES, DEFAULT_HUMAN, DEFAULT_PERSONA
@@ -33,6 +50,9 @@ from app.ui.describe import describe_backend
 from app.ui.recording import RecordingArchival
 from app.ui.run_pump import Events, Run, RunPump, reports_errors
 from app.ui.snapshots import memory_snapshot, transcript
+
+if TYPE_CHECKING:
+    from app.memory.journal_store import JournalStore
 
 log = logging.getLogger("engram.ui")
 
@@ -48,6 +68,9 @@ class AgentWorker(RunPump):
     memory = Signal(object)  # MemorySnapshot
     sources = Signal(int, object)  # message id, tuple[Passage, ...]
     unsent = Signal(str)  # a message that could not be queued
+    review_written = Signal(object)  # journal Review
+    follow_up_ready = Signal(int, str)  # entry id, question ("" when there is none)
+    journal_failed = Signal(str, str)  # "review" or "follow_up", why it could not be done
 
     def __init__(self, runtime: Runtime, load: Callable[[], ChatBackend] | None = None) -> None:
         super().__init__()
@@ -58,6 +81,9 @@ class AgentWorker(RunPump):
         self._agents: dict[str, Agent] = {}
         self._info: AgentInfo | None = None
         self.load_for: Callable[[Settings], ChatBackend] = load_backend  # a reload's loader
+        self._jobs: deque[tuple[str, Callable[[], None]]] = deque()  # model work waiting for no run
+        self._journal: JournalStore | None = None
+        self._reviewed: set[str] = set()  # agents whose due reviews this launch has queued
 
     # ---- lifecycle ---------------------------------------------------------------------
     @Slot(str)
@@ -118,7 +144,11 @@ class AgentWorker(RunPump):
         """Abandon any run and end this thread's event loop (the window then joins it)."""
         self._closing = True
         self._abandon()
+        self._jobs.clear()
         self._pump.stop()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
         thread = QThread.currentThread()
         if thread is not None:
             thread.quit()
@@ -268,6 +298,126 @@ class AgentWorker(RunPump):
             self._activate()
         self.agents.emit(rt.recall.list_agents())
 
+    # ---- journal reflection (the model's other work) ----------------------------------
+    # A review or follow-up uses the model, so it runs here, never beside a turn: it waits in
+    # `_jobs` until no run is left and is started from the event loop, one per pass, so a
+    # message sent meanwhile starts its turn before the next job.
+    @Slot(str, str)
+    def write_review(self, kind: str, start_iso: str) -> None:
+        """Write (or rewrite) the review of the week or month containing `start_iso`."""
+        try:
+            if kind not in ("weekly", "monthly"):
+                raise InputError(f"There is no '{kind}' review; ask for weekly or monthly.")
+            review_kind: ReviewKind = "weekly" if kind == "weekly" else "monthly"
+            period = ReviewPeriod.containing(review_kind, date.fromisoformat(start_iso))
+        except (EngramError, ValueError) as err:
+            self.journal_failed.emit("review", _sentence(err))
+            return
+        self._queue_job("review", lambda: self._write_review(period))
+
+    @Slot(int)
+    def follow_up(self, entry_id: int) -> None:
+        """Ask the model for one follow-up question about a saved entry."""
+        self._queue_job("follow_up", lambda: self._follow_up_question(entry_id))
+
+    def _queue_job(self, what: str, job: Callable[[], None]) -> None:
+        if self._closing:
+            return
+        self._jobs.append((what, job))
+        if self._run is None:
+            QTimer.singleShot(0, self, self._next_job)
+
+    def _next_job(self) -> None:
+        if self._run is not None or self._closing or not self._jobs:
+            return  # a turn runs: `_set_busy(False)` at its end starts the job
+        what, job = self._jobs.popleft()
+        self._set_busy(True)
+        try:
+            job()
+        except (EngramError, OSError, ValueError) as err:
+            self.journal_failed.emit(what, _sentence(err))
+        except Exception as err:  # a bug must not kill the worker thread
+            log.exception("a journal job failed")
+            self.journal_failed.emit(what, f"Something went wrong: {type(err).__name__}: {err}")
+        if self._run is None:
+            self._set_busy(False)
+        if self._jobs:
+            QTimer.singleShot(0, self, self._next_job)
+
+    def _set_busy(self, busy: bool) -> None:
+        super()._set_busy(busy)
+        if not busy and self._jobs and self._run is None:
+            QTimer.singleShot(0, self, self._next_job)
+
+    def _journal_store(self) -> JournalStore:
+        if self._journal is None:  # opened in this thread, which alone uses it
+            from app.memory.journal_store import JournalStore
+
+            self._journal = JournalStore(self._runtime.root / "engram.db")
+        return self._journal
+
+    def _journal_settings(self) -> JournalSettings:
+        return JournalSettings(follow_up_questions=self._runtime.settings.journal_follow_ups)
+
+    def _write_review(self, period: ReviewPeriod) -> None:
+        rt = self._runtime
+        agent_id = self._agent_id()
+        if rt.backend is None:
+            raise JournalError("No model is loaded yet, so no review can be written.")
+        review = write_review(
+            period,
+            rt.backend,
+            repo=self._journal_store(),
+            archival=rt.archival,
+            agent_id=agent_id,
+            now=rt.clock.now(),
+            settings=self._journal_settings(),
+        )
+        self.review_written.emit(review)
+        self.refresh_memory()
+
+    def _follow_up_question(self, entry_id: int) -> None:
+        rt = self._runtime
+        entry = self._journal_store().get(entry_id)
+        if entry is None:
+            raise JournalError("That journal entry no longer exists.")
+        if rt.backend is None:
+            raise JournalError("No model is loaded yet, so there is no follow-up question.")
+        question = follow_up_question(
+            entry,
+            rt.backend,
+            rt.archival,
+            agent_id=self._agent_id(),
+            settings=self._journal_settings(),
+        )
+        self.follow_up_ready.emit(entry_id, question or "")
+
+    def _queue_due_reviews(self, agent_id: str) -> None:
+        """Once per agent and launch, with the setting on: reviews of the newest periods
+        that ended without one (catch_up_reviews caps how many)."""
+        rt = self._runtime
+        if agent_id in self._reviewed or not rt.settings.journal_auto_reviews:
+            return
+        self._reviewed.add(agent_id)
+        try:
+            due = due_reviews(rt.clock.now().date(), repo=self._journal_store(), agent_id=agent_id)
+        except EngramError as err:
+            self.journal_failed.emit("review", err.user_message)
+            return
+        for period in catch_up_reviews(due):
+            self._queue_job(
+                "review", functools.partial(self._write_review_quietly, period, agent_id)
+            )
+
+    def _write_review_quietly(self, period: ReviewPeriod, agent_id: str) -> None:
+        """An automatic review: for the agent it was due for, skipped if it was written
+        meanwhile or the agent changed."""
+        if self._info is None or self._info.id != agent_id:
+            return
+        if any(r.period == period for r in self._journal_store().reviews(agent_id)):
+            return
+        self._write_review(period)
+
     # ---- running the agent (RunPump hooks) --------------------------------------------
     def _run_agent(self, events: Events) -> None:
         assert self._info is not None
@@ -340,6 +490,7 @@ class AgentWorker(RunPump):
         greeting = bool(fifo) and fifo[-1].kind == Kind.LOGIN
         if greeting or self._undelivered[agent.agent_id] > 0:
             self._run_agent(agent.run(self._token))
+        self._queue_due_reviews(agent.agent_id)  # after the greeting: jobs wait for no run
 
     def _current_agent(self) -> Agent | None:
         if self._info is None or self._runtime.backend is None:
@@ -389,3 +540,10 @@ class AgentWorker(RunPump):
     def _emit_transcript(self) -> None:
         if self._info is not None:
             self.transcript.emit(transcript(self._runtime.recall, self._info.id))
+
+
+def _sentence(err: Exception) -> str:
+    """An error in one sentence for the journal panel."""
+    if isinstance(err, EngramError):
+        return err.user_message
+    return f"That could not be done: {err}"
