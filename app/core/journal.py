@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal, Protocol
@@ -410,11 +410,26 @@ FOLLOW_UP_INSTRUCTIONS = (
 )
 
 
-def _generate(backend: ChatBackend, messages: list[ChatMessage], max_tokens: int) -> str:
+def _generate(
+    backend: ChatBackend,
+    messages: list[ChatMessage],
+    max_tokens: int,
+    stop: Callable[[], bool] | None = None,
+) -> str:
+    """Free text from the model; `stop()` is asked between tokens (the user's Stop button,
+    a closing window) and ends the generation with a JournalError."""
     final: Completion | None = None
-    for item in backend.stream(messages, schema=None, params=SamplingParams(max_tokens)):
-        if isinstance(item, Completion):
-            final = item
+    stream = backend.stream(messages, schema=None, params=SamplingParams(max_tokens))
+    try:
+        for item in stream:
+            if stop is not None and stop():
+                raise JournalError("Stopped before the model finished writing.")
+            if isinstance(item, Completion):
+                final = item
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
     if final is None or final.finish_reason == "cancelled":
         raise JournalError("The model stopped before it finished writing.")
     text = final.text.strip()
@@ -460,6 +475,7 @@ def write_review(
     agent_id: str,
     now: datetime,
     settings: JournalSettings | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Review:
     """Ask the model for a review of the period's entries (never kept-out ones), store it as
     a journal passage tagged review/<kind> and in the reviews table, replacing an older one."""
@@ -469,7 +485,7 @@ def write_review(
     ]
     if not entries:
         raise JournalError(f"There are no journal entries from {period.label} to review.")
-    text = _generate(backend, review_prompt(period, entries, backend, words), words * 2)
+    text = _generate(backend, review_prompt(period, entries, backend, words), words * 2, stop)
     if not text:
         raise JournalError("The model wrote an empty review.", hint="Try again.")
     entry_ids = tuple(e.id for e in entries)
@@ -533,6 +549,7 @@ def follow_up_question(
     *,
     agent_id: str,
     settings: JournalSettings | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> str | None:
     """One question about the entry just written, or None: when the setting is off, the
     entry is kept out of memory or blank, or the model gives no usable question."""
@@ -546,7 +563,7 @@ def follow_up_question(
     )
     parts = [f"Today's entry [{entry_heading(entry)}]:\n{entry.text.strip()}"]
     parts += [f"An earlier entry that may be related:\n{p.text}" for p in earlier.items]
-    reply = _generate(backend, _fit(backend, FOLLOW_UP_INSTRUCTIONS, parts, 80), 80)
+    reply = _generate(backend, _fit(backend, FOLLOW_UP_INSTRUCTIONS, parts, 80), 80, stop)
     line = reply.strip().splitlines()[0].strip(" \"'“”") if reply.strip() else ""
     if "?" not in line:
         return None

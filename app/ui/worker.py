@@ -11,7 +11,8 @@ tokens even while one slice is busy. `processEvents()` is never called.
 
 The model's other work, journal reviews and follow-up questions, runs here too: queued as jobs
 that start only when no run is left, one per event-loop pass, so they never interleave with a
-turn and a message sent meanwhile goes first.
+turn and a message sent meanwhile goes first. Stop (`cancel_now`) and closing the window end a
+running job between tokens, through the same token.
 """
 
 from __future__ import annotations
@@ -331,6 +332,7 @@ class AgentWorker(RunPump):
         if self._run is not None or self._closing or not self._jobs:
             return  # a turn runs: `_set_busy(False)` at its end starts the job
         what, job = self._jobs.popleft()
+        self._token.reset()  # a Stop pressed before this job must not stop it
         self._set_busy(True)
         try:
             job()
@@ -372,6 +374,7 @@ class AgentWorker(RunPump):
             agent_id=agent_id,
             now=rt.clock.now(),
             settings=self._journal_settings(),
+            stop=self._job_stopped,
         )
         self.review_written.emit(review)
         self.refresh_memory()
@@ -389,8 +392,13 @@ class AgentWorker(RunPump):
             rt.archival,
             agent_id=self._agent_id(),
             settings=self._journal_settings(),
+            stop=self._job_stopped,
         )
         self.follow_up_ready.emit(entry_id, question or "")
+
+    def _job_stopped(self) -> bool:
+        """Asked between tokens: Stop (`cancel_now`) or a closing window ends a job too."""
+        return self._token.cancelled
 
     def _queue_due_reviews(self, agent_id: str) -> None:
         """Once per agent and launch, with the setting on: reviews of the newest periods

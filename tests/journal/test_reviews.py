@@ -88,6 +88,24 @@ def test_empty_or_impossible_reviews_fail_cleanly(
     assert archival.rows == [] and journal.reviews(agent_id) == []
 
 
+def test_a_stopped_review_stores_nothing(
+    journal: JournalStore, archival: FilteringArchival, agent_id: str
+) -> None:
+    fill_week(journal)
+    backend = ScriptedBackend(["A long review that the user stops. " * 20])
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 3  # the user presses Stop after a few tokens
+
+    args = {"repo": journal, "archival": archival, "agent_id": agent_id, "now": NOW}
+    with pytest.raises(JournalError, match="Stopped"):
+        write_review(WEEK, backend, stop=stop, **args)  # type: ignore[arg-type]
+    assert len(asked) == 4  # asked between tokens, not only at the end
+    assert archival.rows == [] and journal.reviews(agent_id) == []
+
+
 def test_reviews_of_an_entry_made_private_are_removed(
     journal: JournalStore, archival: FilteringArchival, agent_id: str
 ) -> None:
