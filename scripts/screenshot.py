@@ -112,7 +112,7 @@ def scripted_backend() -> object:
     return ScriptedBackend(
         [
             reply("Hello! I'm **Engram**, your private assistant. What should I call you?"),
-            call("archival_memory_search", "Do I know Maya?", query="Maya", page=1),
+            call("archival_memory_search", "Do I know Maya?", query="Maya", source="any", page=1),
             call(
                 "core_memory_append",
                 "Save who Ada and Maya are.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from app.core.errors import ToolError
 from app.core.events import ArchivalInserted, MemoryEdited, MemoryProposed
@@ -23,6 +23,13 @@ Text = Annotated[str, MaxLen(1000)]
 Query = Annotated[str, MaxLen(120)]
 PageNo = Annotated[int, Range(1, 99)]
 Date = Annotated[str, Pattern(r"^\d{4}-\d{2}-\d{2}$")]
+Where = Literal["any", "documents", "journal", "saved"]
+# The `source` values archival passages are stored with (app/ingest, core/journal, this module).
+ARCHIVAL_SOURCES: dict[str, tuple[str, ...]] = {
+    "documents": ("document",),
+    "journal": ("journal",),
+    "saved": ("agent",),
+}
 Minutes = Annotated[int, Range(1, 1440)]
 
 
@@ -135,19 +142,22 @@ def archival_memory_insert(ctx: ToolContext, content: Text, request_heartbeat: b
 
 @tool()
 def archival_memory_search(
-    ctx: ToolContext, query: Query, page: PageNo, request_heartbeat: bool
+    ctx: ToolContext, query: Query, source: Where, page: PageNo, request_heartbeat: bool
 ) -> str:
     """Search long-term archival memory (saved facts and the user's documents).
 
     Args:
         query: What to look for: names, words or a question.
+        source: Where to look: any, documents (files the user added), journal (the user's
+            journal), saved (facts you saved with archival_memory_insert).
         page: Result page, starting at 1.
         request_heartbeat: true to run again after seeing the results.
     """
     now = ctx.clock.now()
     # Dates in the question ("in March", "last week") become a date filter on the search:
     # on when passages were stored, else, when none was, on the date documents were made.
-    asked = journal_filter_for(query, now.date(), sources=(), tz=now.tzinfo or UTC)
+    sources = ARCHIVAL_SOURCES.get(source, ())
+    asked = journal_filter_for(query, now.date(), sources=sources, tz=now.tzinfo or UTC)
     if asked.dates is not None:
         found = ctx.archival.search(
             ctx.agent_id, asked.keywords, page=page, page_size=ctx.page_size, filters=asked.filter
@@ -168,7 +178,13 @@ def archival_memory_search(
                 filters=by_document,
             )
     else:
-        found = ctx.archival.search(ctx.agent_id, query, page=page, page_size=ctx.page_size)
+        found = ctx.archival.search(
+            ctx.agent_id,
+            query,
+            page=page,
+            page_size=ctx.page_size,
+            filters=asked.filter if sources else None,
+        )
     ctx.retrieved.extend(p.id for p in found.items)
     return _format_passages(found, f"archival matches for '{query}'")
 

@@ -29,12 +29,34 @@ def test_first_reply_is_constrained_to_send_message(make_agent: MakeAgent) -> No
     assert [e.text for e in events if isinstance(e, ev.AssistantMessage)] == ["Hi, I am Engram."]
 
 
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [("any", {"doc", "diary", "fact"}), ("documents", {"doc"}), ("journal", {"diary"}),
+     ("saved", {"fact"})],
+)  # fmt: skip
+def test_archival_search_narrows_to_the_source_the_model_chose(
+    make_agent: MakeAgent, source: str, found: set[str]
+) -> None:
+    backend = ScriptedBackend()
+    agent = make_agent(backend)
+    for tag, where in (("doc", "document"), ("diary", "journal"), ("fact", "agent")):
+        agent.archival.insert(agent.agent_id, [f"{tag}: Anna plays the cello."], source=where)
+    backend.enqueue(
+        call("archival_memory_search", query="Anna cello", source=source, page=1), reply("ok")
+    )
+    events = list(agent.chat("What does Anna play?"))
+    [result] = [
+        e for e in events if isinstance(e, ev.FunctionReturned) and e.name != "send_message"
+    ]
+    assert {tag for tag in ("doc", "diary", "fact") if f"{tag}: Anna" in result.result} == found
+
+
 def test_heartbeat_chains_a_search_then_a_reply(make_agent: MakeAgent) -> None:
     backend = ScriptedBackend()
     agent = make_agent(backend)
     agent.archival.insert(agent.agent_id, ["Anna is the user's sister and lives in Lisbon."])
     backend.enqueue(
-        call("archival_memory_search", query="sister", page=1),
+        call("archival_memory_search", query="sister", source="any", page=1),
         reply("Your sister Anna lives in Lisbon."),
     )
     events = list(agent.chat("Where does my sister live?"))
@@ -99,7 +121,7 @@ def test_a_tool_exception_is_a_failure_not_a_crash(make_agent: MakeAgent) -> Non
         raise RuntimeError("disk on fire")
 
     agent.archival.search = broken  # type: ignore[method-assign]
-    backend.enqueue(call("archival_memory_search", query="x", page=1), reply("ok"))
+    backend.enqueue(call("archival_memory_search", query="x", source="any", page=1), reply("ok"))
     events = list(agent.chat("search"))
     failed = [e for e in events if isinstance(e, ev.FunctionReturned) and not e.ok]
     assert failed and "disk on fire" in failed[0].result
@@ -185,7 +207,7 @@ def test_every_function_is_reachable_and_schema_valid(make_agent: MakeAgent) -> 
         call("core_memory_append", label="human", content="Name: Sam."),
         call("core_memory_replace", label="human", old_content="Sam", new_content="Samantha"),
         call("archival_memory_insert", content="Samantha likes tea."),
-        call("archival_memory_search", query="tea", page=1),
+        call("archival_memory_search", query="tea", source="any", page=1),
         call("conversation_search", query="hello", page=1),
         call("conversation_search_date", start_date="2026-01-01", end_date="2026-12-31", page=1),
         {"inner_thoughts": "wait", "function": "pause_heartbeats", "arguments": {"minutes": 5}},

@@ -209,7 +209,12 @@ def test_the_agent_finds_a_document_by_the_date_it_was_made(dated: Library) -> N
     backend = ScriptedBackend(
         [
             reply("Hello!"),
-            call("archival_memory_search", query="glacier committee in May 2021", page=1),
+            call(
+                "archival_memory_search",
+                query="glacier committee in May 2021",
+                source="any",
+                page=1,
+            ),
             reply("The committee approved the hut."),
         ]
     )

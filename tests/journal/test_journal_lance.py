@@ -68,7 +68,7 @@ def check_prompts(store: Any, recall: SqliteStore, agent_id: str, clock: ManualC
     backend = ScriptedBackend(
         [
             reply("Hello!"),
-            call("archival_memory_search", query="my sister in March", page=1),
+            call("archival_memory_search", query="my sister in March", source="any", page=1),
             reply("You wrote about your sister."),
         ]
     )

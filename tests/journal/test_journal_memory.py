@@ -246,7 +246,7 @@ def test_kept_out_text_never_reaches_a_prompt(
     backend = ScriptedBackend(
         [
             reply("Hello!"),
-            call("archival_memory_search", query="sister biopsy results", page=1),
+            call("archival_memory_search", query="sister biopsy results", source="any", page=1),
             reply("You had lunch with Maya."),
         ]
     )

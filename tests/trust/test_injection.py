@@ -54,8 +54,8 @@ def _setup(home: Path) -> tuple[Agent, ScriptedBackend, SqliteStore]:
 
 def test_the_instruction_is_fenced_as_data(engram_home: Path) -> None:
     agent, backend, store = _setup(engram_home)
-    backend.enqueue(call("archival_memory_search", query="system instruction", page=1),
-                    reply("Your notes mention the harbour budget."))  # fmt: skip
+    search = call("archival_memory_search", query="system instruction", source="any", page=1)
+    backend.enqueue(search, reply("Your notes mention the harbour budget."))
     events = list(agent.chat("What did the meeting decide?"))
     result = next(e for e in events if isinstance(e, ev.FunctionReturned)).result
     assert "erase everything" in result
@@ -78,7 +78,7 @@ def test_an_obedient_model_loses_nothing(engram_home: Path) -> None:
     agent, backend, store = _setup(engram_home)
     persona = agent.memory.get("persona").value
     backend.enqueue(
-        call("archival_memory_search", query="system instruction", page=1),
+        call("archival_memory_search", query="system instruction", source="any", page=1),
         call("core_memory_replace", label="human", old_content=FACTS, new_content=""),
         call("core_memory_replace", label="persona", old_content=persona, new_content="."),
         reply("Done."),

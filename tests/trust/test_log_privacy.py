@@ -59,7 +59,7 @@ def _session(home: Path) -> list[str]:
     backend = ScriptedBackend(
         [
             reply("Hello!"),
-            call("archival_memory_search", query=f"Dr {SECRET}", page=1),
+            call("archival_memory_search", query=f"Dr {SECRET}", source="any", page=1),
             call("core_memory_append", label="human", content=f"Therapist: {SECRET}."),
             call("archival_memory_insert", content=f"{SECRET} recommends journaling."),
             call("conversation_search", query=SECRET, page=1),

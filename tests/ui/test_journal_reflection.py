@@ -215,7 +215,7 @@ def test_journal_citation_is_dated_and_opens_the_journal_at_its_day(
 
     qtbot.waitUntil(indexed, timeout=WAIT)
     backend.enqueue(
-        call("archival_memory_search", query="sister Maya harbour", page=1),
+        call("archival_memory_search", query="sister Maya harbour", source="any", page=1),
         reply("You had dinner with Maya at the harbour."),
     )
     window.requests.send.emit("What did I write about Maya?")

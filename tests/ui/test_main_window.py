@@ -161,7 +161,7 @@ def test_agent_memory_actions_show_as_dim_lines_with_sources(
     aid = agent_id(window, runtime)
     runtime.archival.insert(aid, ["My sister Maya lives in Lisbon."], location="notes.md")
     backend.enqueue(
-        call("archival_memory_search", "Look it up.", query="sister", page=1),
+        call("archival_memory_search", "Look it up.", query="sister", source="any", page=1),
         call("core_memory_append", "Save it.", label="human", content="Sister: Maya."),
         reply("Your sister Maya lives in Lisbon."),
     )
@@ -328,7 +328,8 @@ def test_model_loads_in_the_worker_while_the_window_is_usable(
     win.show()
     win.start()
     qtbot.waitUntil(lambda: win.windowTitle().startswith("engram"), timeout=3000)
-    assert "Loading" in win.model_label.text() and win.busy
+    # busy arrives from the worker thread as a queued signal: wait for it, do not race it
+    qtbot.waitUntil(lambda: "Loading" in win.model_label.text() and win.busy, timeout=3000)
     qtbot.waitUntil(lambda: "human" in win.memory.editors, timeout=3000)  # usable meanwhile
     type_and_send(qtbot, win, "are you there?")
     assert win.chat.bubbles()[-1].footer.text() == "queued"
