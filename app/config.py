@@ -37,6 +37,8 @@ def set_offline_switches() -> None:
         os.environ[key] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # no "Loading weights" progress bars on the user's terminal: local weights load in <1 s
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 class Settings(BaseModel):

@@ -32,9 +32,16 @@ def test_piped_session_on_the_built_in_model(tmp_path: Path) -> None:
     assert out.count("engram> ") >= 2  # the greeting and the reply to "hi"
     assert "[persona]" in out and "[human]" in out and "recall: " in out
     assert "Traceback" not in out
+    assert "Loading weights" not in out and "it/s]" not in out  # no library progress bars
     # a second start finds the same agent and the same history
     code, again = engram(tmp_path, "chat", stdin=b"/search Sam\n/exit\n")
     assert code == 0 and "user: hi, I am Sam" in again, again
+    note = tmp_path / "note.txt"
+    note.write_text("Maya plays the cello in Porto.\n", encoding="utf-8")
+    assert engram(tmp_path, "ingest", str(note))[0] == 0
+    code, found = engram(tmp_path, "search", "cello")
+    assert code == 0 and "Maya plays the cello" in found, found
+    assert "Loading weights" not in found and "it/s]" not in found, found
 
 
 @pytest.mark.parametrize(
