@@ -299,6 +299,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("tab", self.tabs.currentIndex())
         self.settings.sync()
         self.documents.shutdown(JOIN_TIMEOUT_MS)
+        # One thread at a time: two threads destroying connected QObjects at once can deadlock
+        # PySide (one holds a Qt connection mutex and waits for the GIL, the other holds the
+        # GIL and waits for that mutex; seen in the suite, gdb backtraces in both ~QObject).
+        # So the journal and trash threads are joined before the agent's is asked to stop.
+        self.journal.shutdown()
+        self.trash.shutdown()
         if self.worker_thread.isRunning():
             self.worker.mark_closing()
             self.requests.shutdown.emit()
