@@ -134,7 +134,6 @@ class StepConstraint:
         self._inner = inner
         self._pieces = pieces
         self._budget = budget
-        self._state: int | None = distances.initial
         self._prompt: int | None = None  # sequence length before the first generated token
         self._seen = 0
         self._bitmask: npt.NDArray[np.int32] | None = None
@@ -144,13 +143,13 @@ class StepConstraint:
         self._follow(input_ids)
         generated = len(input_ids) - (self._prompt or 0)
         slack = self._budget - generated - 2  # tokens left after this one and the EOS
-        state = self._state
-        tight = state is not None and self._d.worst_next.get(state, 0) > slack
+        state = int(self._guide.get_state())
+        tight = self._d.worst_next.get(state, 0) > slack
         original = scores.copy() if tight else None
         self._mask(scores)
         if self._inner is not None:
             scores = self._inner(input_ids, scores)
-        if state is None or original is None:
+        if original is None:
             return scores
         flat = scores.reshape(-1)
         keep = self._allowed(state, slack, flat.shape[0])
@@ -165,10 +164,9 @@ class StepConstraint:
         """Tokens the automaton forces right after `sampled`, to be evaluated with it in one
         batch; `used` counts the generated tokens including `sampled`. The jump stops where
         it would leave too little budget to finish."""
-        state = self._state
-        if state is None or not self._pieces:
+        if not self._pieces:
             return []
-        state = self._d.next_state(state, sampled)
+        state = self._d.next_state(int(self._guide.get_state()), sampled)
         out: list[int] = []
         while state is not None and len(out) < MAX_JUMP:
             token = self._d.forced_token(state, self._pieces)
@@ -186,10 +184,7 @@ class StepConstraint:
         if self._prompt is None:
             self._prompt = self._seen = len(input_ids)  # the prompt: nothing generated yet
         for token in input_ids[self._seen :]:
-            token = int(token)
-            self._guide.advance(token_id=token, return_tokens=False)
-            if self._state is not None:
-                self._state = self._d.next_state(self._state, token)
+            self._guide.advance(token_id=int(token), return_tokens=False)
         self._seen = len(input_ids)
 
     def _mask(self, scores: Scores) -> None:

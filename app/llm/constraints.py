@@ -189,8 +189,9 @@ class ConstraintCompiler:
 
     def distances(self, schema: Mapping[str, Any]) -> Distances:
         """Per automaton state, the fewest tokens to a complete reply (cached with the index)."""
-        index = self.index(schema)
-        key = (self._fingerprint, canonical_schema(strip_max_length(schema)))
+        text = canonical_schema(strip_max_length(schema))
+        index = self._index_for(text)
+        key = (self._fingerprint, text)
         with _cache_lock:
             found = _distance_cache.get(key)
             if found is not None and found.index is index:
@@ -219,7 +220,9 @@ class ConstraintCompiler:
     def index(self, schema: Mapping[str, Any]) -> Any:
         """The compiled outlines-core Index for `schema` without its string `maxLength`s
         (enforced by `BudgetProcessor` instead), from the cache when possible."""
-        text = canonical_schema(strip_max_length(schema))
+        return self._index_for(canonical_schema(strip_max_length(schema)))
+
+    def _index_for(self, text: str) -> Any:
         self._ensure_vocabulary()
         key = (self._fingerprint, text)
         with _cache_lock:

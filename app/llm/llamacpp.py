@@ -9,7 +9,7 @@
 - Prompts are rendered with the GGUF's own chat template (see `chat_template`) and passed to
   `Llama.create_completion` as tokens, so llama.cpp's longest-common-prefix KV reuse applies
   across calls (outlines' own `generate()` resets the cache on every call; it is not used).
-- With a schema, an outlines processor constrains every token; it is never silently dropped.
+- With a schema, `automaton.StepConstraint` constrains every token; it is never dropped.
   A constrained call that hits its max_tokens gets once more room in the same pass, and is
   steered to close within that room (`automaton`), so it never ends as a cut call. Tokens
   the schema forces are evaluated in one batch (jump forward) by a sampling loop of our own.
