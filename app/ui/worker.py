@@ -342,9 +342,7 @@ class AgentWorker(RunPump):
             log.exception("a journal job failed")
             self.journal_failed.emit(what, f"Something went wrong: {type(err).__name__}: {err}")
         if self._run is None:
-            self._set_busy(False)
-        if self._jobs:
-            QTimer.singleShot(0, self, self._next_job)
+            self._set_busy(False)  # which starts the next job, if any
 
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy)
