@@ -7,6 +7,7 @@ Ctrl-C while the agent works cancels the turn between tokens; at the prompt it q
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from app.core import history
 from app.core.agent import Agent, CancelToken
 from app.core.errors import EngramError
 from app.core.functions import stamp
+
+log = logging.getLogger("engram.chat")
 
 HELP = """\
 /memory            core memory blocks and memory counts
@@ -137,15 +140,28 @@ class TerminalChat:
             self.cancel.cancel()
             self.render.line("(stopped)")
 
+    def anticipate(self) -> None:
+        """While the user reads and types: evaluate the next prompt's known head (Ctrl-C
+        stops it; a failure only costs the head's tokens at the next Enter)."""
+        try:
+            for _ in self.agent.anticipate():
+                pass
+        except KeyboardInterrupt:
+            pass
+        except EngramError as err:
+            log.info("prefill skipped: %s", err.user_message)
+
     def loop(self, lines: Iterable[str], interactive: bool) -> int:
         if self.agent.awaiting_reply:  # a new agent greets; an interrupted turn is finished
             self.run_events(self.agent.run(self.cancel))
+        self.anticipate()
         for raw in lines:
             text = raw.rstrip("\n")
             if not interactive:
                 self.render.line(f"you> {text}")
             if not self.handle(text):
                 return 0
+            self.anticipate()
             if interactive:
                 self.render.out.write("you> ")
                 self.render.out.flush()

@@ -5,14 +5,20 @@ box's load cancels out as far as it can:
 
 - prefix_reuse: prompt tokens llama.cpp evaluated ÷ tokens that were new in each call (not a
   prefix of the previous call's prompt + its output), over a scripted conversation of 30 turns
-  through the real Agent (real SQLite, LanceDB, MiniLM). 1.0 is the limit; goal <= 1.2.
+  through the real Agent (real SQLite, LanceDB, MiniLM) after its greeting (which the app says
+  at launch). 1.0 is the limit; goal <= 1.2.
   `prefix_reuse_perf` is the same from llama.cpp's own perf counters.
 - constraint_overhead: time per generated token with the step schema (outlines) ÷ without any
   processor (raw Llama), same prompts, prompt already cached, first token excluded.
 - agent_vs_raw: the agent's generated tokens per second of turn wall time (everything: prompt
   evaluation, constraint, tools, storage) ÷ raw Llama generation tokens/s on the same prompts.
+  Between turns the agent prefills the next prompt's known head (`Agent.anticipate`, what the
+  app does while the user reads and types); `agent_vs_raw_with_idle` counts that time too, and
+  its tokens count as evaluated in `prefix_reuse`.
 - first_word_ratio: Enter -> first visible reply character ÷ raw Llama's time to first token on
-  the turn's first prompt from the same KV state (saved and restored around the turn).
+  the turn's first prompt from the KV state the previous turn left (what llama.cpp alone has at
+  Enter); `first_word_ratio_same_cache` divides by raw Llama from the agent's own state at
+  Enter instead (the prefilled head included). States are saved and restored around the turn.
 - warm_start_speedup: second launch's time to first reply character ÷ the first launch's, with
   the same agent (launch = load the model, open the agent, answer "Hello").
 - valid_calls: schema-valid calls (parsed by the toolbox AND checked by jsonschema) ÷ calls,
@@ -137,6 +143,7 @@ class Recorder:
     inner: LlamaCppBackend
     calls: list[CallRecord] = field(default_factory=list)
     previous: list[int] = field(default_factory=list)
+    prefilled: int = 0  # tokens evaluated by idle-time prefills
 
     @property
     def context_window(self) -> int:
@@ -173,6 +180,14 @@ class Recorder:
                 yield item
         finally:
             inner.close()  # type: ignore[attr-defined]
+
+    def prefill(self, messages: Sequence[ChatMessage], *, upto: str) -> Iterator[int]:
+        """The backend's idle-time prefill; the tokens it evaluates are counted (they are
+        prompt evaluation too, only off the turn's clock)."""
+        done = 0
+        for done in self.inner.prefill(messages, upto=upto):
+            yield done
+        self.prefilled += done
 
     def _tokens(self, text: str) -> list[int]:
         """The reply's tokens as the next prompt will hold them: the generated ones where the
@@ -225,23 +240,36 @@ def conversation(
         backend._constraints.index(agent.toolbox.union_schema(agent.memory.labels, only))
     llm = backend._model()
     recorder.previous = list(llm.input_ids[: llm.n_tokens])  # the warm-started prefix
-    results, ratios = [], []
-    decoded = [0, 0]  # llama.cpp's prompt-batch and single-token decodes during turns
+    for _ in agent.run():  # the greeting: the app says it at launch, before the user can type
+        pass  # (launches are timed by warm_start_phase)
+    recorder.calls.clear()
+    results, ratios, idle = [], [], 0.0
+    decoded = [0, 0]  # llama.cpp's prompt-batch and single-token decodes, turns and prefills
     for i in range(turns):
         probe = i in probes
-        before, first_call = (llm.save_state() if probe else None), len(recorder.calls)
+        # the cache as the last turn left it (all llama.cpp alone would have), then the
+        # idle-time prefill of the next prompt's head (the user reading and typing)
+        left = llm.save_state() if probe else None
         p0, e0 = perf_counters(backend)
+        started = time.perf_counter()
+        for _ in agent.anticipate():
+            pass
+        idle += time.perf_counter() - started
+        before, first_call = (llm.save_state() if probe else None), len(recorder.calls)
         result = run_turn(agent, TURNS[i % len(TURNS)])
         p1, e1 = perf_counters(backend)
         decoded = [decoded[0] + p1 - p0, decoded[1] + e1 - e0]
         results.append(result)
-        if before is not None and result["first"] is not None:
+        if left is not None and before is not None and result["first"] is not None:
             after = llm.save_state()
-            llm.load_state(before)
-            raw = raw_first_token(backend, recorder.calls[first_call].prompt)
-            ratios.append((result["first"], raw))
+            prompt = recorder.calls[first_call].prompt
+            raws = []
+            for state in (left, before):
+                llm.load_state(state)
+                raws.append(raw_first_token(backend, prompt))
+            ratios.append((result["first"], *raws))
             llm.load_state(after)
-    return summarise_conversation(recorder, results, ratios, decoded)
+    return summarise_conversation(recorder, results, ratios, decoded, idle)
 
 
 def raw_first_token(backend: LlamaCppBackend, prompt: list[int]) -> float:
@@ -258,11 +286,15 @@ def raw_first_token(backend: LlamaCppBackend, prompt: list[int]) -> float:
 def summarise_conversation(
     recorder: Recorder,
     results: list[dict[str, Any]],
-    ratios: list[tuple[float, float]],
+    ratios: list[tuple[float, float, float]],
     decoded: list[int],
+    idle: float,
 ) -> dict[str, Any]:
     done = [c for c in recorder.calls if c.completion is not None]
-    evaluated = sum(c.completion.evaluated_prompt_tokens for c in done)  # type: ignore[union-attr]
+    evaluated = recorder.prefilled + sum(
+        c.completion.evaluated_prompt_tokens  # type: ignore[union-attr]
+        for c in done
+    )
     generated = sum(c.completion.completion_tokens for c in done)  # type: ignore[union-attr]
     new = sum(c.new_tokens for c in done)
     p_eval, n_eval = decoded
@@ -282,10 +314,16 @@ def summarise_conversation(
         "prefix_reuse": evaluated / max(1, new),
         "prefix_reuse_perf": perf_evaluated / max(1, new),
         "agent_tokens": sum(r["tokens"] for r in results),
+        "prefilled_tokens": recorder.prefilled,
+        "idle_prefill_s": idle,
         "agent_tps": sum(r["tokens"] for r in results) / wall,
-        "first_word_s": sum(a for a, _ in ratios) / max(1, len(ratios)),
-        "raw_first_token_s": sum(b for _, b in ratios) / max(1, len(ratios)),
-        "first_word_ratio": sum(a for a, _ in ratios) / max(1e-9, sum(b for _, b in ratios)),
+        "agent_tps_with_idle": sum(r["tokens"] for r in results) / (wall + idle),
+        "first_word_s": sum(r[0] for r in ratios) / max(1, len(ratios)),
+        "raw_first_token_s": sum(r[1] for r in ratios) / max(1, len(ratios)),
+        "raw_first_token_same_cache_s": sum(r[2] for r in ratios) / max(1, len(ratios)),
+        "first_word_ratio": sum(r[0] for r in ratios) / max(1e-9, sum(r[1] for r in ratios)),
+        "first_word_ratio_same_cache": sum(r[0] for r in ratios)
+        / max(1e-9, sum(r[2] for r in ratios)),
         "probes": len(ratios),
         "share_prompt_eval": to_first / wall,  # of turn time: until the first token
         "share_generation": generating / wall,
@@ -462,7 +500,9 @@ ROWS = [
     ("prefix_reuse_perf", "same, from llama.cpp perf counters", "<= 1.2"),
     ("constraint_overhead", "ms/token with schema ÷ raw Llama", "<= 1.15"),
     ("agent_vs_raw", "agent end-to-end tok/s ÷ raw generation tok/s", ">= 0.85"),
+    ("agent_vs_raw_with_idle", "same, idle-time prefill counted as turn time", ">= 0.85"),
     ("first_word_ratio", "Enter -> first reply char ÷ raw first token", "<= 1.5"),
+    ("first_word_ratio_same_cache", "same, raw from the prefilled cache too", "<= 1.5"),
     ("warm_start_speedup", "2nd launch ÷ 1st launch, to first reply char", "<= 0.3"),
     ("valid_calls", "schema-valid calls ÷ calls", "= 1.0"),
 ]
@@ -480,7 +520,8 @@ def print_table(result: Mapping[str, Any]) -> None:
     print()
     details = ("turns", "calls", "steps_per_turn", "new_tokens", "evaluated_tokens",
                "prompt_tokens", "agent_tps", "raw_tps", "constrained_ms_per_token",
-               "raw_ms_per_token", "first_word_s", "raw_first_token_s", "probes",
+               "raw_ms_per_token", "first_word_s", "raw_first_token_s",
+               "raw_first_token_same_cache_s", "probes", "prefilled_tokens", "idle_prefill_s",
                "share_prompt_eval", "share_generation", "share_other",
                "first_launch_s", "second_launch_s", "warm_outcome", "valid_n", "truncated",
                "functions", "index_compile_save_s", "index_disk_load_s", "index_disk_mb",
@@ -510,6 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result.update(generation_speed(backend, talk.pop("sample")[: 4 if args.quick else 10]))
             result.update(valid_calls(runtime, backend, prompts))
             result["agent_vs_raw"] = result["agent_tps"] / max(1e-9, result["raw_tps"])
+            result["agent_vs_raw_with_idle"] = result["agent_tps_with_idle"] / max(
+                1e-9, result["raw_tps"]
+            )
             result["model"] = Path(args.model).name if args.model else "built-in SmolLM2-135M"
             result["threads"] = args.threads
             result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

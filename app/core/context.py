@@ -91,14 +91,16 @@ def render_messages(system: SystemParts, fifo: Sequence[Message]) -> list[ChatMe
 
 
 def event_json(kind: str, message: str, when: datetime | None, **extra: object) -> str:
-    """How an event is shown to the model: one line of compact JSON, MemGPT style (every
-    token here is evaluated again each turn, so no spaces after separators)."""
+    """How an event is shown to the model: one line of compact JSON, MemGPT style (no spaces
+    after separators: every token costs evaluation time). The time comes before the message,
+    so the part of a user event known before the user has typed anything ends right where
+    their words begin (`Agent.anticipate`)."""
     payload: dict[str, object] = {"type": kind}
+    if when is not None:
+        payload["time"] = f"{when:%Y-%m-%d %H:%M}"
     if message:
         payload["message"] = message
     payload.update(extra)
-    if when is not None:
-        payload["time"] = f"{when:%Y-%m-%d %H:%M}"
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 

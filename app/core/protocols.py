@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from app.core.messages import (
     AgentInfo,
@@ -77,6 +77,19 @@ class ChatBackend(Protocol):
         """Generate a reply. When `schema` is given the output is constrained to it (never
         silently unconstrained). Yields deltas and ends with exactly one Completion; closing
         the iterator early stops generation between tokens."""
+        ...
+
+
+@runtime_checkable
+class Prefiller(Protocol):
+    """A backend that can evaluate the known head of the next prompt while the user is still
+    reading or typing, so that a turn then costs only the user's own words (optional: the agent
+    checks for it)."""
+
+    def prefill(self, messages: Sequence[ChatMessage], *, upto: str) -> Iterator[int]:
+        """Put the rendered prompt's text before the first `upto` into the cache, one batch
+        per item yielded (tokens evaluated so far). Stopping the iteration at any point is
+        safe: what was evaluated stays a valid prefix. Nothing happens without `upto`."""
         ...
 
 

@@ -136,6 +136,7 @@ class StepConstraint:
         self._budget = budget
         self._prompt: int | None = None  # sequence length before the first generated token
         self._seen = 0
+        self._lead = 0  # forced tokens the backend put after the prompt (`lead`)
         self._bitmask: npt.NDArray[np.int32] | None = None
         self.forced = 0  # tokens where the budget narrowed the choice
 
@@ -160,13 +161,28 @@ class StepConstraint:
         flat[~keep] = -np.inf
         return scores
 
+    def lead(self) -> list[int]:
+        """The tokens every reply starts with (`{"inner_thoughts":"`), forced before anything
+        is sampled: the backend evaluates them in the prompt's batch. Asked before the first
+        step; they then count as generated here and in the string-budget processor."""
+        if not self._pieces or self._prompt is not None:
+            return []
+        out = self._forced_run(int(self._guide.get_state()), 0)
+        self._lead = len(out)
+        starts_with = getattr(self._inner, "starts_with", None)
+        if starts_with is not None:
+            starts_with(len(out))
+        return out
+
     def jump(self, sampled: int, used: int) -> list[int]:
         """Tokens the automaton forces right after `sampled`, to be evaluated with it in one
         batch; `used` counts the generated tokens including `sampled`. The jump stops where
         it would leave too little budget to finish."""
         if not self._pieces:
             return []
-        state = self._d.next_state(int(self._guide.get_state()), sampled)
+        return self._forced_run(self._d.next_state(int(self._guide.get_state()), sampled), used)
+
+    def _forced_run(self, state: int | None, used: int) -> list[int]:
         out: list[int] = []
         while state is not None and len(out) < MAX_JUMP:
             token = self._d.forced_token(state, self._pieces)
@@ -181,8 +197,8 @@ class StepConstraint:
         return out
 
     def _follow(self, input_ids: TokenIds) -> None:
-        if self._prompt is None:
-            self._prompt = self._seen = len(input_ids)  # the prompt: nothing generated yet
+        if self._prompt is None:  # the prompt, and the lead if there was one
+            self._prompt = self._seen = len(input_ids) - self._lead
         for token in input_ids[self._seen :]:
             self._guide.advance(token_id=int(token), return_tokens=False)
         self._seen = len(input_ids)

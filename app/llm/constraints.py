@@ -130,6 +130,17 @@ class GuardedProcessor:
         scores[self._eos] = 0.0
         return scores
 
+    def lead(self) -> list[int]:
+        """Tokens the constraint forces before the first sample (see `StepConstraint.lead`)."""
+        lead = getattr(self._inner, "lead", None)
+        if self.error is not None or lead is None:
+            return []
+        try:
+            return list(lead())
+        except Exception as err:  # same contract as a failure inside the sampler
+            self.error = err
+            return []
+
     def jump(self, sampled: int, used: int) -> list[int]:
         """Tokens the constraint forces after `sampled` (see `StepConstraint.jump`)."""
         jump = getattr(self._inner, "jump", None)

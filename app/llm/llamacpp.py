@@ -58,6 +58,7 @@ DEFAULT_CONTEXT_CAP = 8192
 FALLBACK_CONTEXT = 4096  # for GGUFs that do not state their training context
 MAX_REMEMBERED_OUTPUTS = 64  # replies whose generated tokens `tokenize` splices back in
 TRUNCATION_ROOM = 2  # a constrained call may run to this multiple of its max_tokens
+PREFILL_BATCH = 32  # tokens per prefill batch: the longest a waiting message can be held up
 
 # ggml.h: NONE=0, DEBUG=1, INFO=2, WARN=3, ERROR=4, CONT=5 (continues the previous line).
 # llama.cpp's INFO is a few hundred lines per load: it goes to DEBUG.
@@ -285,9 +286,11 @@ class LlamaCppBackend:
         always the tokenizer's canonical split, and a re-tokenized reply would differ from
         the KV cache at its first such token, so everything after it would be evaluated again.
         """
+        return self._text_tokens(self.render(messages))
+
+    def _text_tokens(self, text: str) -> list[int]:
         llm = self._model()
         add_bos = self._template.source != "gguf"
-        text = self.render(messages)
         tokens: list[int] = []
         start = 0
         for at, reply, ids in _occurrences(text, self._outputs):
@@ -401,9 +404,11 @@ class LlamaCppBackend:
         budget: int,
     ) -> Generator[TextDelta, None, Completion]:
         """A constrained call, sampled under `processor` with a loop of our own so that the
-        tokens the schema forces (`StepConstraint.jump`) are evaluated in one batch instead of
-        one forward pass each. llama-cpp-python's `generate` takes the first token (it does
-        the KV prefix reuse) and leaves its sampler (penalties, seed) for the rest."""
+        tokens the schema forces are evaluated in one batch instead of one forward pass each:
+        the opening (`StepConstraint.lead`) with the prompt, the rest with the token sampled
+        before them (`StepConstraint.jump`). llama-cpp-python's `generate` takes the first
+        token (it does the KV prefix reuse) and leaves its sampler (penalties, seed) for the
+        rest."""
         import llama_cpp
 
         if params.seed is not None:
@@ -411,8 +416,10 @@ class LlamaCppBackend:
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         texts = self._constraints.pieces()
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        lead = processor.lead()  # forced opening: evaluated in the prompt's batch
+        pending = decoder.decode(b"".join(texts[t] for t in lead))
         first = llm.generate(
-            prompt,
+            prompt + lead,
             temp=params.temperature,
             top_p=params.top_p,
             repeat_penalty=params.repeat_penalty,
@@ -423,8 +430,8 @@ class LlamaCppBackend:
         finally:
             first.close()
         parts: list[str] = []
-        emitted: list[int] = []
-        generated = 0
+        emitted: list[int] = list(lead)
+        generated = len(lead)
         finish: FinishReason = "length"
         while True:
             processor.raise_if_failed()
@@ -435,7 +442,8 @@ class LlamaCppBackend:
             run = [sampled, *processor.jump(sampled, generated)]
             generated += len(run) - 1
             emitted += run
-            text = decoder.decode(b"".join(texts[t] for t in run))
+            text = pending + decoder.decode(b"".join(texts[t] for t in run))
+            pending = ""
             if text:
                 parts.append(text)
                 yield TextDelta(text)
@@ -446,13 +454,40 @@ class LlamaCppBackend:
         processor.raise_if_failed()
         if processor.calls == 0:
             raise ModelError("The reply constraint was never applied; refusing the output.")
-        tail = decoder.decode(b"", final=True)
+        tail = pending + decoder.decode(b"", final=True)
         if tail:
             parts.append(tail)
             yield TextDelta(tail)
         if finish == "stop":
             self._remember_output("".join(parts), emitted)
         return Completion("".join(parts), finish, len(prompt), len(prompt), generated)
+
+    def prefill(self, messages: Sequence[ChatMessage], *, upto: str) -> Generator[int, None, None]:
+        """Evaluate the rendered prompt's text before `upto` into the KV cache, in batches of
+        PREFILL_BATCH tokens, one per item yielded (see `Prefiller`). The lock is held only
+        inside a batch, so a generation may come between two; the next batch then starts
+        from whatever the cache holds by then. The text's last token is left out: it may
+        merge with the words that follow it."""
+        text = self.render(messages)
+        at = text.find(upto)
+        if at <= 0:
+            return
+        with self._exclusive():
+            tokens = self._text_tokens(text[:at])[:-1]
+        done = 0
+        while True:
+            with self._exclusive():
+                llm = self._model()
+                if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
+                    return  # no partial cache removal: a prefill would be thrown away
+                cached = self._cached_prefix(tokens)
+                if cached >= len(tokens):
+                    return
+                batch = tokens[cached : cached + PREFILL_BATCH]
+                llm.n_tokens = cached
+                llm.eval(batch)
+            done += len(batch)
+            yield done
 
     def _token_budget(self, asked: int, prompt: int, constrained: bool) -> int:
         """Tokens a call may generate. A constrained call cut at `asked` would be a half
@@ -468,13 +503,17 @@ class LlamaCppBackend:
         llm = self._model()
         if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
             return 0  # no partial cache removal: llama.cpp re-evaluates everything
-        cached = np.asarray(llm._input_ids)[: len(prompt)]
-        differs = np.flatnonzero(cached != np.asarray(prompt[: len(cached)], dtype=cached.dtype))
-        common = int(differs[0]) if differs.size else len(cached)
+        common = self._cached_prefix(prompt)
         if common < len(prompt):
             return common
         exact = llm.n_tokens == len(prompt) and not getattr(llm, "_requires_eval", True)
         return common if exact else max(0, common - 1)  # one token is replayed for logits
+
+    def _cached_prefix(self, tokens: Sequence[int]) -> int:
+        """How many leading `tokens` the KV cache holds already."""
+        cached = np.asarray(self._model()._input_ids)[: len(tokens)]
+        differs = np.flatnonzero(cached != np.asarray(tokens[: len(cached)], dtype=cached.dtype))
+        return int(differs[0]) if differs.size else len(cached)
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:

@@ -64,6 +64,7 @@ class ScriptedBackend:
         self._default = default
         self._chunk = chunk_chars
         self.calls: list[ScriptedCall] = []
+        self.prefills: list[str] = []  # the prompt heads `prefill` was asked to evaluate
         self.enqueue(*outputs)
 
     @property
@@ -105,6 +106,14 @@ class ScriptedBackend:
         for i in range(0, len(text), self._chunk):
             yield TextDelta(text[i : i + self._chunk])
         yield Completion(text, finish, prompt_tokens, prompt_tokens, len(text) // CHARS_PER_TOKEN)
+
+    def prefill(self, messages: Sequence[ChatMessage], *, upto: str) -> Iterator[int]:
+        """Keeps the anticipated head (messages joined by newlines, cut before `upto`)."""
+        text = "\n".join(m.content for m in messages)
+        at = text.find(upto)
+        if at > 0:
+            self.prefills.append(text[:at])
+            yield at // CHARS_PER_TOKEN
 
     def _fallback(self, schema: Mapping[str, Any] | None) -> str:
         if schema is None:

@@ -154,11 +154,16 @@ class BudgetProcessor:
         self._textless = self._total == 0
         self._scanner = JsonScanner()
         self._seen: int | None = None
+        self._lead = 0
         self.stood_aside = 0  # tokens where the mask would have left nothing legal
+
+    def starts_with(self, lead: int) -> None:
+        """The first sequence seen will end with `lead` generated tokens, not prompt."""
+        self._lead = lead
 
     def __call__(self, input_ids: npt.NDArray[np.intc], scores: Any) -> Any:
         if self._seen is None:
-            self._seen = len(input_ids)  # the prompt: nothing generated yet
+            self._seen = len(input_ids) - self._lead  # the prompt: nothing generated yet
         for token in input_ids[self._seen :]:
             self._scanner.feed(self._pieces[int(token)])
         self._seen = len(input_ids)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -85,6 +85,7 @@ class AgentWorker(RunPump):
         self._jobs: deque[tuple[str, Callable[[], None]]] = deque()  # model work waiting for no run
         self._journal: JournalStore | None = None
         self._reviewed: set[str] = set()  # agents whose due reviews this launch has queued
+        self._prefill: Generator[int, None, None] | None = None  # next prompt head
 
     # ---- lifecycle ---------------------------------------------------------------------
     @Slot(str)
@@ -346,8 +347,45 @@ class AgentWorker(RunPump):
 
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy)
-        if not busy and self._jobs and self._run is None:
+        if busy or self._run is not None:
+            self._stop_prefill()
+        elif self._jobs:
             QTimer.singleShot(0, self, self._next_job)
+        else:
+            QTimer.singleShot(0, self, self._start_prefill)
+
+    # ---- idle time: the next prompt's known head -----------------------------------------
+    def _start_prefill(self) -> None:
+        """Idle and nothing queued: evaluate the next prompt up to the user's words, one
+        batch per event-loop pass (`Agent.anticipate`), so Enter costs only those words."""
+        self._stop_prefill()  # a memory edit since it began may have changed the head
+        agent = self._current_agent()
+        if agent is None or self._busy or self._run is not None or self._closing:
+            return
+        self._prefill = agent.anticipate()
+        self._prefill_step()
+
+    def _prefill_step(self) -> None:
+        if self._prefill is None:
+            return
+        if self._busy or self._run is not None or self._jobs or self._closing:
+            self._stop_prefill()
+            return
+        try:
+            next(self._prefill)
+        except StopIteration:
+            self._prefill = None
+            return
+        except Exception as err:  # only the head's tokens are lost: the next turn pays them
+            log.info("prefill stopped: %s", err)
+            self._prefill = None
+            return
+        QTimer.singleShot(0, self, self._prefill_step)
+
+    def _stop_prefill(self) -> None:
+        prefill, self._prefill = self._prefill, None
+        if prefill is not None:
+            prefill.close()
 
     def _journal_store(self) -> JournalStore:
         if self._journal is None:  # opened in this thread, which alone uses it
@@ -472,6 +510,7 @@ class AgentWorker(RunPump):
             self._set_busy(False)
 
     def _abandon(self) -> None:
+        self._stop_prefill()
         run = self._run
         if run is not None and isinstance(run.last, ev.UserMessageStored):
             # closed while delivering: that batch emptied the inbox, some events unseen
@@ -481,6 +520,7 @@ class AgentWorker(RunPump):
 
     # ---- agents and snapshots ----------------------------------------------------------
     def _select(self, info: AgentInfo) -> None:
+        self._stop_prefill()
         self._info = info
         self.agent_changed.emit(info)
         self._emit_transcript()

@@ -71,3 +71,14 @@ def test_summarize_and_heartbeat_run_the_agent(make_agent: MakeAgent) -> None:
     script = [reply("one"), reply("two"), "A short summary of the talk.", reply("awake")]
     text = session(make_agent, script, ["a", "b", "/summarize", "/heartbeat"])
     assert "engram> awake" in text
+
+
+def test_between_turns_the_next_prompt_head_is_prefilled(make_agent: MakeAgent) -> None:
+    backend = ScriptedBackend()
+    agent = make_agent(backend)
+    backend.enqueue(reply("Hi Sam."), reply("Maya, noted."))
+    chat = TerminalChat(agent, agents=lambda: ["test"], out=io.StringIO())
+    chat.loop(iter(["I am Sam", "My sister is Maya"]), interactive=False)
+    assert len(backend.prefills) == 3  # at the start and after each line
+    second_prompt = "\n".join(m.content for m in backend.calls[-1].messages)
+    assert second_prompt.startswith(backend.prefills[1])

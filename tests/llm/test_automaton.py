@@ -101,6 +101,22 @@ def test_a_forced_stretch_is_jumped_over(index: Index) -> None:
     assert processor.jump(TOKENS.index('{"a":"'), used=1) == []
 
 
+def test_the_forced_opening_leads_and_counts_as_generated(index: Index) -> None:
+    """`lead` gives the opening no reply can avoid; fed with the prompt, it counts against the
+    budget: with 3 tokens, '{"a":"' leaves room for '"}' and the end only."""
+    processor = constraint(index, 3)
+    lead = processor.lead()
+    assert text(lead) == '{"a":"'
+    scores = np.zeros((1, EOS + 1), dtype=np.single)
+    masked = processor(np.array([0, 0, 0, *lead], dtype=np.intc), scores).reshape(-1)
+    assert {TOKENS[i] for i in np.flatnonzero(np.isfinite(masked))} == {'"}'}
+    roomy = constraint(index, 30)
+    roomy_lead = roomy.lead()
+    scores = np.zeros((1, EOS + 1), dtype=np.single)
+    masked = roomy(np.array([0, 0, 0, *roomy_lead], dtype=np.intc), scores).reshape(-1)
+    assert {'"', "b", '"}'} <= {TOKENS[i] for i in np.flatnonzero(np.isfinite(masked))}
+
+
 def test_a_jump_stops_where_the_budget_could_no_longer_finish(index: Index) -> None:
     processor = constraint(index, 8)
     processor(np.array([0], dtype=np.intc), np.zeros((1, EOS + 1), dtype=np.single))

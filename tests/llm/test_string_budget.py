@@ -100,3 +100,14 @@ def test_real_outputs_respect_every_max_length(smol: LlamaCppBackend) -> None:
         assert isinstance(final, Completion) and final.finish_reason == "stop"
         call = toolbox.parse(json.loads(final.text), labels)
         assert len(call.thoughts) <= limits["inner_thoughts"]
+
+
+def test_a_lead_evaluated_with_the_prompt_is_read_as_output() -> None:
+    """The backend evaluates a reply's forced opening in the prompt's batch; told how many
+    tokens that was (`starts_with`), the processor reads them as output, not prompt."""
+    processor = BudgetProcessor({"note": 3}, PIECES, token_costs(PIECES))
+    processor.starts_with(3)
+    scores = np.zeros((1, len(PIECES)), dtype=np.single)
+    processor(np.array([0, 0, 0, 8, 2, 2], dtype=np.intc), scores)
+    assert np.isfinite(scores[0]).tolist() == run([8, 2, 2], {"note": 3}).tolist()
+    assert not np.isfinite(scores[0]).all()  # the limit applies: something was masked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -509,3 +510,36 @@ def test_a_new_agent_starts_from_the_chosen_template(
     persona = CoreMemory(info.id, runtime.recall, runtime.clock).get("persona").value
     assert persona == AGENT_TEMPLATES["Journal partner"][0]
     qtbot.waitUntil(lambda: not window.busy, timeout=5000)
+
+
+def test_idle_time_prefills_the_next_prompt_and_a_message_stops_it(
+    qtbot: QtBot, window: MainWindow, backend: SlowBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qtbot.waitUntil(lambda: len(backend.prefills) == 1, timeout=5000)  # after the greeting
+    head = backend.prefills[-1]
+    backend.enqueue(reply("Hi Sam."))
+    type_and_send(qtbot, window, "I am Sam")
+    qtbot.waitUntil(lambda: window.chat.last_reply_text() == "Hi Sam.", timeout=5000)
+    assert "\n".join(m.content for m in backend.calls[-1].messages).startswith(head)
+
+    progress: list[int] = []
+
+    def slow_prefill(messages: Any, *, upto: str) -> Any:
+        try:
+            for batch in range(500):
+                time.sleep(0.01)
+                progress.append(batch)
+                yield batch
+        finally:
+            progress.append(-1)  # stopped or done
+
+    monkeypatch.setattr(backend, "prefill", slow_prefill)
+    backend.enqueue(reply("Maya, noted."))
+    type_and_send(qtbot, window, "My sister is Maya")
+    qtbot.waitUntil(lambda: len(progress) > 3, timeout=5000)  # idle again: a long prefill runs
+    assert window.chat.input.isEnabled() and not window.busy  # and the window stays usable
+    backend.enqueue(reply("Chess, nice."))
+    type_and_send(qtbot, window, "My brother plays chess")
+    qtbot.waitUntil(lambda: window.chat.last_reply_text() == "Chess, nice.", timeout=5000)
+    stopped = progress.index(-1)
+    assert stopped < 400  # the message stopped it between batches, not after all 500
