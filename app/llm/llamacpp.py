@@ -132,7 +132,7 @@ class LlamaCppBackend:
             bos_token=self._token_text(int(llm.token_bos())),
             eos_token=self._token_text(self._eos),
         )
-        self._constraints = ConstraintCompiler(llm, cache_dir)
+        self._constraints = ConstraintCompiler(llm, cache_dir, info.vocab_digest)
         self._outputs: OrderedDict[str, tuple[int, ...]] = OrderedDict()  # see `tokenize`
         self._lock = threading.Lock()
         self._owner: int | None = None
@@ -466,14 +466,15 @@ class LlamaCppBackend:
         """Evaluate the rendered prompt's text before `upto` into the KV cache, in batches of
         PREFILL_BATCH tokens, one per item yielded (see `Prefiller`). The lock is held only
         inside a batch, so a generation may come between two; the next batch then starts
-        from whatever the cache holds by then. The text's last token is left out: it may
-        merge with the words that follow it."""
+        from whatever the cache holds by then. Should the head's last token merge with the
+        words that follow it in the real prompt, the common prefix ends one token earlier:
+        that token is evaluated again, nothing else."""
         text = self.render(messages)
         at = text.find(upto)
         if at <= 0:
             return
         with self._exclusive():
-            tokens = self._text_tokens(text[:at])[:-1]
+            tokens = self._text_tokens(text[:at])
         done = 0
         while True:
             with self._exclusive():

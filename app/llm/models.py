@@ -10,12 +10,13 @@ that is too big is refused with numbers instead of being killed by the OOM kille
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.util
 import mmap
 import os
 import struct
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ class GGUFInfo:
     tensor_count: int
     file_size: int
     chat_template: str | None  # the GGUF's own `tokenizer.chat_template`, if any
+    vocab_digest: str = ""  # sha256 of the raw `tokenizer.ggml.*` metadata (the vocabulary)
 
     @property
     def has_chat_template(self) -> bool:
@@ -190,10 +192,24 @@ class _Reader:
             n = struct.calcsize(_SCALARS[item_kind]) * count
             self.need(n)
             self.pos += n
+        elif item_kind == _STRING:
+            self.skip_strings(count)
         else:
             for _ in range(count):
                 self.value(item_kind, keep=False)
         return None
+
+    def skip_strings(self, count: int) -> None:
+        """Skip `count` length-prefixed strings (a 262k-token vocabulary: one tight loop)."""
+        buf, pos, size = self.buf, self.pos, self.size
+        length = struct.Struct("<Q").unpack_from
+        for _ in range(count):
+            if pos + 8 > size:
+                raise ValueError("read past the end of the file")
+            pos += 8 + length(buf, pos)[0]
+        if pos > size:
+            raise ValueError("read past the end of the file")
+        self.pos = pos
 
 
 def _parse(path: Path, m: mmap.mmap, size: int) -> GGUFInfo:
@@ -217,15 +233,19 @@ def _parse(path: Path, m: mmap.mmap, size: int) -> GGUFInfo:
     if tensor_count > size or kv_count > size:
         raise ValueError("implausible header counts")
     meta: dict[str, Any] = {}
+    vocab = hashlib.sha256()
     for _ in range(kv_count):
         key = r.string()
         kind = r.unpack("<I")
         keep = not key.startswith("tokenizer.ggml.")
+        start = r.pos
         value = r.value(kind, keep)
         if keep and value is not None:
             meta[key] = value
+        elif not keep:
+            vocab.update(b"%s\x00%d\x00%s" % (key.encode(), kind, m[start : r.pos]))
     _check_tensors(r, tensor_count, int(meta.get("general.alignment", DEFAULT_ALIGNMENT)))
-    return _info(path, version, tensor_count, size, meta)
+    return replace(_info(path, version, tensor_count, size, meta), vocab_digest=vocab.hexdigest())
 
 
 def _check_tensors(r: _Reader, tensor_count: int, alignment: int) -> None:

@@ -52,7 +52,7 @@ def test_a_prefilled_head_leaves_only_the_users_words(smol: LlamaCppBackend) -> 
     assert list(smol.prefill(turn(MARK), upto=MARK)) == []  # already in the cache
     words = "My sister Maya lives in Porto; she is a nurse."
     second = call(smol, turn(words), seed=1)
-    closing = 8  # '"}' + end of turn + the assistant header + the head's held-back last token
+    closing = 7  # the closing "} + end of turn + the assistant header (+1 if a token merged)
     assert second.evaluated_prompt_tokens <= words_tokens(smol, words) + closing
 
     history += [ChatMessage("user", f"{receipt}\n{event(words)}")]
