@@ -61,6 +61,7 @@ log = logging.getLogger("engram.agent")
 AWAITING_KINDS = frozenset({Kind.USER, Kind.HEARTBEAT, Kind.LOGIN})
 MAX_INPUT_CHARS = 20_000_000
 NEXT_MESSAGE_MARK = "ENGRAM-NEXT-USER-MESSAGE"  # stands in for words not typed yet
+MAX_DRAFT_CHARS = 4000  # a longer draft is not prefilled (a big paste may be cut to fit)
 Events = Generator[ev.AgentEvent, None, None]
 
 
@@ -171,20 +172,22 @@ class Agent:
         fifo = self.recall.context_messages(self.agent_id)
         return bool(fifo) and fifo[-1].kind in AWAITING_KINDS
 
-    def anticipate(self) -> Generator[int, None, None]:
+    def anticipate(self, draft: str = "") -> Generator[int, None, None]:
         """While the agent waits for the user: let the backend evaluate the next prompt up to
         where the user's words will go (the last call's receipt, the user event's type and
-        time), so that Enter costs only those words. One backend batch per item, so a UI can
-        stop between batches when a message arrives; if another event comes first, the cache
-        merely holds a longer prefix than that prompt needs."""
+        time) — and through `draft`, the words typed so far — so that Enter costs only what
+        is still new. One backend batch per item, so a UI can stop between batches when a
+        message arrives; if another event comes first, or the user rewrites the draft, the
+        cache merely holds a longer prefix than that prompt needs."""
         if not isinstance(self.backend, Prefiller):
             return
         fifo = self.recall.context_messages(self.agent_id)
         if fifo and fifo[-1].kind in AWAITING_KINDS:
             return  # a reply is owed: the next prompt is not the one anticipated here
-        event = new_event(Kind.USER, NEXT_MESSAGE_MARK, self.clock.now())
-        draft = Message(0, self.agent_id, event.kind, event.content, event.text, event.created_at)
-        prompt = render_messages(self.system_parts(fifo), [*fifo, draft])
+        draft = draft if len(draft) <= MAX_DRAFT_CHARS else ""  # a paste: cut at Enter anyway
+        event = new_event(Kind.USER, draft + NEXT_MESSAGE_MARK, self.clock.now())
+        upcoming = Message(0, self.agent_id, event.kind, event.content, "", event.created_at)
+        prompt = render_messages(self.system_parts(fifo), [*fifo, upcoming])
         yield from self.backend.prefill(prompt, upto=NEXT_MESSAGE_MARK)
 
     # ---- the loop ----------------------------------------------------------------------

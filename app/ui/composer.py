@@ -2,10 +2,14 @@
 
 Enter sends, Shift+Enter starts a new line. "Edit last" puts the last message back in the box;
 sending it then replaces that exchange (Esc leaves edit mode). Nothing here knows the agent:
-it emits what the user asked for and is told whether the agent is busy.
+it emits what the user asked for and is told whether the agent is busy. After a pause in typing
+it also emits the draft's complete words (`draft_changed`), so the model can read them into its
+cache before Enter.
 """
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent
@@ -20,6 +24,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.bubbles import dim_label
+
+DRAFT_PAUSE_MS = 400
+
+
+def complete_words(text: str) -> str:
+    """The draft up to its last whitespace: a word still being typed would be tokenized
+    differently once finished, so it is left for Enter."""
+    found = re.search(r"\s+\S*$", text)
+    return text[: found.start()] if found else ""
 
 
 class MessageInput(QPlainTextEdit):
@@ -56,6 +69,7 @@ class Composer(QWidget):
     edit_resend_requested = Signal(str)
     stop_requested = Signal()
     retry_requested = Signal()
+    draft_changed = Signal(str)  # the complete words typed so far, after a pause in typing
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +83,11 @@ class Composer(QWidget):
         self.input = MessageInput()
         self.input.submitted.connect(self.submit)
         self.input.escaped.connect(self.cancel_edit)
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(DRAFT_PAUSE_MS)
+        self._draft_timer.timeout.connect(self._emit_draft)
+        self.input.textChanged.connect(self._draft_timer.start)
         self.send_button = self._button("Send", "Send the message", self.submit)
         self.stop_button = self._button("Stop", "Stop the reply (Esc)", self.stop_requested.emit)
         self.retry_button = self._button(
@@ -136,6 +155,10 @@ class Composer(QWidget):
             self.edit_resend_requested.emit(text)
         else:
             self.send_requested.emit(text)
+
+    def _emit_draft(self) -> None:
+        if not self._editing:
+            self.draft_changed.emit(complete_words(self.input.toPlainText()))
 
     def edit(self) -> None:
         if not self.last_user_text or self._busy:

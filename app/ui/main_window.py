@@ -72,10 +72,11 @@ class Requests(QObject):
     delete_passages = Signal(object)
     apply_settings = Signal(object, bool)
     settle_proposal = Signal(int, bool)
+    draft = Signal(str)
     shutdown = Signal()
 
     NAMES = (
-        "start send stop retry edit_last_and_resend set_block undo heartbeat compact "
+        "start send stop retry edit_last_and_resend set_block undo heartbeat compact draft "
         "switch_agent create_agent rename_agent delete_agent search_recall "
         "search_recall_dates search_archival delete_passages apply_settings settle_proposal "
         "shutdown"
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self.chat.proposal_decided.connect(self.requests.settle_proposal.emit)
         self.chat.composer.retry_requested.connect(self.requests.retry.emit)
         self.chat.composer.edit_resend_requested.connect(self.requests.edit_last_and_resend.emit)
+        self.chat.composer.draft_changed.connect(self.requests.draft.emit)
         self.demo_banner = Banner("demo model notice")
         self.demo_banner.dismissed.connect(lambda: self.settings.setValue("demo_dismissed", True))
         self.error_banner = Banner("error message")

@@ -86,6 +86,7 @@ class AgentWorker(RunPump):
         self._journal: JournalStore | None = None
         self._reviewed: set[str] = set()  # agents whose due reviews this launch has queued
         self._prefill: Generator[int, None, None] | None = None  # next prompt head
+        self._draft = ""  # the complete words typed so far (`draft`)
 
     # ---- lifecycle ---------------------------------------------------------------------
     @Slot(str)
@@ -157,7 +158,17 @@ class AgentWorker(RunPump):
 
     # ---- conversation ------------------------------------------------------------------
     @Slot(str)
+    def draft(self, text: str) -> None:
+        """The words typed so far (after a pause): while idle, prefill through them too."""
+        if text == self._draft:
+            return
+        self._draft = text
+        if not self._busy and self._run is None and not self._jobs:
+            self._start_prefill()
+
+    @Slot(str)
     def send(self, text: str) -> None:
+        self._draft = ""
         agent = self._current_agent()
         if agent is None:
             self.unsent.emit(text)
@@ -362,7 +373,7 @@ class AgentWorker(RunPump):
         agent = self._current_agent()
         if agent is None or self._busy or self._run is not None or self._closing:
             return
-        self._prefill = agent.anticipate()
+        self._prefill = agent.anticipate(self._draft)
         self._prefill_step()
 
     def _prefill_step(self) -> None:

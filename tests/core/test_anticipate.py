@@ -94,3 +94,20 @@ def test_a_backend_without_prefill_is_left_alone(make_agent: MakeAgent) -> None:
     assert list(agent.anticipate()) == []
     list(agent.chat("Still works?"))
     assert agent.backend.inner.calls  # the turn itself is unaffected
+
+
+def test_a_draft_extends_the_head_through_the_words_typed(make_agent: MakeAgent) -> None:
+    backend = ScriptedBackend()
+    agent = make_agent(backend)
+    list(agent.anticipate('My sister "Maya" is'))
+    head = backend.prefills[-1]
+    assert head.endswith('"message":"My sister \\"Maya\\" is')  # escaped as JSON will be
+    list(agent.chat('My sister "Maya" is a nurse.'))
+    assert prompt_text(backend.calls[-1].messages).startswith(head)
+
+
+def test_a_huge_draft_is_left_out(make_agent: MakeAgent) -> None:
+    backend = ScriptedBackend()
+    agent = make_agent(backend)
+    list(agent.anticipate("word " * 2000))
+    assert backend.prefills[-1].endswith('"message":"')

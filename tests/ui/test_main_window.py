@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.core.messages import Kind
 from app.llm.scripted import call, reply
 from app.runtime import Runtime
+from app.ui.composer import complete_words
 from app.ui.main_window import MainWindow
 from tests.ui.conftest import GREETING, SlowBackend
 
@@ -543,3 +544,32 @@ def test_idle_time_prefills_the_next_prompt_and_a_message_stops_it(
     qtbot.waitUntil(lambda: window.chat.last_reply_text() == "Chess, nice.", timeout=5000)
     stopped = progress.index(-1)
     assert stopped < 400  # the message stopped it between batches, not after all 500
+
+
+def test_words_typed_are_prefilled_before_enter(
+    qtbot: QtBot, window: MainWindow, backend: SlowBackend
+) -> None:
+    qtbot.waitUntil(lambda: len(backend.prefills) == 1, timeout=5000)  # after the greeting
+    window.chat.input.setFocus()
+    qtbot.keyClicks(window.chat.input, "My sister Maya is a nur")
+    qtbot.waitUntil(
+        lambda: backend.prefills[-1].endswith('"message":"My sister Maya is a'), timeout=5000
+    )  # a pause in typing: the complete words, not the one being typed
+    head = backend.prefills[-1]
+    backend.enqueue(reply("A nurse, noted."))
+    qtbot.keyClicks(window.chat.input, "se.")
+    qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.chat.last_reply_text() == "A nurse, noted.", timeout=5000)
+    sent = "\n".join(m.content for m in backend.calls[-1].messages)
+    assert sent.startswith(head)
+    assert sent[len(head) :].startswith(' nurse."}')
+    qtbot.waitUntil(lambda: backend.prefills[-1].endswith('"message":"'), timeout=5000)
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [("", ""), ("Hello", ""), ("Hello wor", "Hello"), ("Hello world ", "Hello world"),
+     ("two\nlines he", "two\nlines")],
+)  # fmt: skip
+def test_only_complete_words_are_a_draft(typed: str, words: str) -> None:
+    assert complete_words(typed) == words
