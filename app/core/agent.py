@@ -54,7 +54,7 @@ from app.core.protocols import (
 )
 from app.core.stream_json import FieldStreamer
 from app.core.summarizer import Summarizer
-from app.core.toolbox import Call, Toolbox, ToolContext
+from app.core.toolbox import Call, Toolbox, ToolContext, truncate_result
 
 log = logging.getLogger("engram.agent")
 
@@ -62,6 +62,7 @@ AWAITING_KINDS = frozenset({Kind.USER, Kind.HEARTBEAT, Kind.LOGIN})
 MAX_INPUT_CHARS = 20_000_000
 NEXT_MESSAGE_MARK = "ENGRAM-NEXT-USER-MESSAGE"  # stands in for words not typed yet
 MAX_DRAFT_CHARS = 4000  # a longer draft is not prefilled (a big paste may be cut to fit)
+MIN_MESSAGE_TOKENS = 64  # a message is never cut shorter than this, however full the window
 Events = Generator[ev.AgentEvent, None, None]
 
 
@@ -142,8 +143,7 @@ class Agent:
             )
         text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from bad input
         now = self.clock.now()
-        limit = int(self.backend.context_window * self.config.context.max_user_fraction)
-        shown = fit_text(text, limit, self.meter)
+        shown = self._fit(text, self.config.context.max_user_fraction)
         if len(shown) < len(text):
             note = (
                 f"[message cut to fit the context: {len(shown)} of {len(text)} characters shown;"
@@ -152,6 +152,26 @@ class Agent:
             msg = new_event(Kind.USER, f"{shown}\n{note}", now)
             return NewMessage(msg.kind, msg.content, text, now, {"truncated": True})
         return new_event(Kind.USER, text, now)
+
+    def _fit(self, text: str, fraction: float) -> str:
+        """`text` cut, keeping its start, to the tokens one new message may take (the user's
+        words, a function's result): `fraction` of the window, and at most half of what the
+        instructions, core memory and a full-size summary leave beside the reply. Eviction can
+        move out everything before the current exchange, never that exchange itself, so
+        without this bound one long search result in a small window made every later prompt
+        overflow."""
+        if len(text.encode("utf-8", "replace")) <= MIN_MESSAGE_TOKENS:
+            return text  # a token is at least a byte: no need to ask the stores
+        return fit_text(text, self._message_limit(fraction), self.meter)
+
+    def _message_limit(self, fraction: float) -> int:
+        cfg = self.config.context
+        window = self.backend.context_window
+        parts = self.system_parts()
+        fixed = sum(map(self.meter.text, (parts.instructions, parts.core_memory, parts.stats)))
+        fixed += max(self.meter.text(parts.summary), self.summarizer.max_tokens)
+        spare = (window - cfg.reply_tokens - fixed) // 2
+        return max(MIN_MESSAGE_TOKENS, min(int(window * fraction), spare))
 
     def chat(
         self, text: str, cancel: CancelToken | None = None, *, only: Sequence[str] = ()
@@ -309,6 +329,7 @@ class Agent:
             return _StepOutcome()
         yield ev.FunctionCalled(call.name, call.arguments, call.thoughts)
         ok, result, effects = self._execute(call)
+        result = self._fit_result(result)
         tool = self.toolbox[call.name]
         heartbeat = (not ok) or (call.heartbeat and not tool.ends_chain)
         visible = str(call.arguments.get("message", "")) if call.name == "send_message" else ""
@@ -331,6 +352,14 @@ class Agent:
         if visible:
             yield ev.AssistantMessage(visible, stored[0].id, tuple(dict.fromkeys(self._retrieved)))
         return _StepOutcome(replied=bool(visible))
+
+    def _fit_result(self, result: str) -> str:
+        """A function's result as the model will see it, cut by `_fit` with a note. The
+        toolbox's own cap is in characters (2,000, like MemGPT's 3,000): still too much for
+        a 2k-token window. Results are derived data: the search can be asked again."""
+        return truncate_result(
+            result, len(self._fit(result, self.config.context.max_result_fraction))
+        )
 
     def _execute(self, call: Call) -> tuple[bool, str, list[ev.AgentEvent]]:
         ctx = ToolContext(

@@ -32,6 +32,7 @@ class ContextConfig:
     evict_target: float = 0.5  # after eviction the prompt + reply fits in this fraction
     keep_last: int = 4  # messages never evicted
     max_user_fraction: float = 0.25  # one user message may take this much of the window
+    max_result_fraction: float = 0.2  # one function result may take this much of the window
 
 
 @dataclass(frozen=True)

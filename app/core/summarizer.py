@@ -58,6 +58,11 @@ class Summarizer:
         self._count = count
         self._max_tokens = max_summary_tokens
 
+    @property
+    def max_tokens(self) -> int:
+        """About the most a summary takes (the model's reply budget; a digest is cut near it)."""
+        return self._max_tokens
+
     def summarize(self, previous: str, evicted: Sequence[Message]) -> SummaryResult:
         lines = [line for line in (transcript_line(m) for m in evicted) if line]
         if not lines:

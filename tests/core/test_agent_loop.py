@@ -9,7 +9,8 @@ import pytest
 from app.core import events as ev
 from app.core.agent import CancelToken
 from app.core.errors import InputError
-from app.core.messages import Kind
+from app.core.context import ContextConfig
+from app.core.messages import ChatMessage, Kind
 from app.core.schema import validate
 from app.llm.scripted import ScriptedBackend, call, reply
 from tests.core.conftest import MakeAgent
@@ -247,3 +248,29 @@ def test_function_results_are_json_events(make_agent: MakeAgent) -> None:
     assert result.kind == Kind.FUNCTION_RESULT
     data = json.loads(result.content)
     assert data["type"] == "function_result" and data["status"] == "OK"
+
+
+def test_a_result_too_big_for_a_small_window_is_cut_and_the_next_step_fits(
+    make_agent: MakeAgent,
+) -> None:
+    """Eviction never moves out the current exchange, so a long search result must be cut
+    when it is stored, or every later prompt of the turn overflows (the scripted backend
+    raises on an overflow, as llama.cpp refuses one)."""
+    backend = ScriptedBackend(context_window=2048)
+    agent = make_agent(backend, context=ContextConfig(reply_tokens=600))
+    for i in range(5):
+        agent.archival.insert(agent.agent_id, [f"tea note {i}: " + "oolong and sencha " * 120])
+    backend.enqueue(
+        call("archival_memory_search", query="tea", source="any", page=1),
+        reply("You wrote a lot about tea."),
+    )
+    events = list(agent.chat("What did I write about tea?"))
+    [result] = [e for e in events if isinstance(e, ev.FunctionReturned) and e.heartbeat]
+    assert result.result.startswith("page 1 of 1, total 5")  # the start is kept
+    assert result.result.endswith("narrow the search or use a later page]")
+    assert backend.count_tokens([ChatMessage("user", result.result)]) < 200  # not 2,000 chars
+    assert [e.text for e in events if isinstance(e, ev.AssistantMessage)] == [
+        "You wrote a lot about tea."
+    ]
+    last = backend.calls[-1]
+    assert backend.count_tokens(last.messages) + last.params.max_tokens <= 2048
