@@ -8,8 +8,8 @@ import pytest
 
 from app.core import events as ev
 from app.core.agent import CancelToken
-from app.core.errors import InputError
 from app.core.context import ContextConfig
+from app.core.errors import InputError
 from app.core.messages import ChatMessage, Kind
 from app.core.schema import validate
 from app.llm.scripted import ScriptedBackend, call, reply
