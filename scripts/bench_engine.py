@@ -514,9 +514,9 @@ EXTRA_KEYS = ("agent_tps", "raw_tps", "first_launch_s", "second_launch_s", "vali
 
 
 def print_table(result: Mapping[str, Any]) -> None:
-    print(f"{'figure':<20} {'value':>9}  {'goal':<8} meaning")
+    print(f"{'figure':<28} {'value':>9}  {'goal':<8} meaning")
     for key, meaning, goal in ROWS:
-        print(f"{key:<20} {result[key]:>9.3f}  {goal:<8} {meaning}")
+        print(f"{key:<28} {result[key]:>9.3f}  {goal:<8} {meaning}")
     print()
     details = ("turns", "calls", "steps_per_turn", "new_tokens", "evaluated_tokens",
                "prompt_tokens", "agent_tps", "raw_tps", "constrained_ms_per_token",
@@ -529,7 +529,7 @@ def print_table(result: Mapping[str, Any]) -> None:
     for key in details:
         value = result[key]
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        print(f"  {key:<24} {shown}")
+        print(f"  {key:<28} {shown}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

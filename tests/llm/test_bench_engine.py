@@ -18,8 +18,9 @@ KEYS = {"prefix_reuse", "constraint_overhead", "agent_vs_raw", "agent_vs_raw_wit
 
 @pytest.mark.model
 def test_quick_bench_prints_a_table_and_a_json_last_line() -> None:
+    quick = ["--quick", "--threads", "1"]
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_engine.py"), "--quick", "--threads", "1"],
+        [sys.executable, str(ROOT / "scripts" / "bench_engine.py"), *quick],
         capture_output=True,
         text=True,
         timeout=1800,
