@@ -473,14 +473,15 @@ class LlamaCppBackend:
         at = text.find(upto)
         if at <= 0:
             return
+        llm = self._model()
+        if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
+            return  # no partial cache removal: a prefill would be thrown away
         with self._exclusive():
             tokens = self._text_tokens(text[:at])
         done = 0
         while True:
             with self._exclusive():
                 llm = self._model()
-                if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
-                    return  # no partial cache removal: a prefill would be thrown away
                 cached = self._cached_prefix(tokens)
                 if cached >= len(tokens):
                     return

@@ -163,7 +163,7 @@ class AgentWorker(RunPump):
         if text == self._draft:
             return
         self._draft = text
-        if not self._busy and self._run is None and not self._jobs:
+        if self._idle:
             self._start_prefill()
 
     @Slot(str)
@@ -366,12 +366,17 @@ class AgentWorker(RunPump):
             QTimer.singleShot(0, self, self._start_prefill)
 
     # ---- idle time: the next prompt's known head -----------------------------------------
+    @property
+    def _idle(self) -> bool:
+        """No run, no job waiting, not closing: the model is free for a prefill."""
+        return not (self._busy or self._run is not None or self._jobs or self._closing)
+
     def _start_prefill(self) -> None:
         """Idle and nothing queued: evaluate the next prompt up to the user's words, one
         batch per event-loop pass (`Agent.anticipate`), so Enter costs only those words."""
         self._stop_prefill()  # a memory edit since it began may have changed the head
         agent = self._current_agent()
-        if agent is None or self._busy or self._run is not None or self._closing:
+        if agent is None or not self._idle:
             return
         self._prefill = agent.anticipate(self._draft)
         self._prefill_step()
@@ -379,7 +384,7 @@ class AgentWorker(RunPump):
     def _prefill_step(self) -> None:
         if self._prefill is None:
             return
-        if self._busy or self._run is not None or self._jobs or self._closing:
+        if not self._idle:
             self._stop_prefill()
             return
         try:
