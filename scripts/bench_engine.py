@@ -11,7 +11,8 @@ box's load cancels out as far as it can:
 - constraint_overhead: time per generated token with the step schema (outlines) ÷ without any
   processor (raw Llama), same prompts, prompt already cached, first token excluded.
 - agent_vs_raw: the agent's generated tokens per second of turn wall time (everything: prompt
-  evaluation, constraint, tools, storage) ÷ raw Llama generation tokens/s on the same prompts.
+  evaluation, constraint, tools, storage) ÷ raw Llama generation tokens/s on the same prompts
+  (up to RAW_SAMPLE of the conversation's calls, spread evenly over it).
   Between turns the agent prefills the next prompt's known head (`Agent.anticipate`, what the
   app does while the user reads and types); `agent_vs_raw_with_idle` counts that time too, and
   its tokens count as evaluated in `prefix_reuse`.
@@ -23,6 +24,9 @@ box's load cancels out as far as it can:
   the same agent (launch = load the model, open the agent, answer "Hello").
 - valid_calls: schema-valid calls (parsed by the toolbox AND checked by jsonschema) ÷ calls,
   over >= 200 varied prompts (half at temperature 0.7); must be 1.0.
+
+With layers on a GPU, the table also says how many and prints the agent's tokens/s beside raw
+llama.cpp's on the same GGUF and prompts (`gpu_layers` in the JSON; 0 on a CPU).
 
 Prints a table, then as its LAST line one JSON object with those keys (and a few details).
 
@@ -69,6 +73,8 @@ from app.llm.llamacpp import LlamaCppBackend  # noqa: E402
 from app.llm.string_budget import strip_max_length  # noqa: E402
 from app.llm.warm_start import common_prefix  # noqa: E402
 from app.runtime import Runtime, load_backend, open_stores  # noqa: E402
+
+RAW_SAMPLE = 30  # conversation calls replayed for the raw baseline and the constraint overhead
 
 TURNS = [
     "Hi! My name is Dana and I live in Lisbon.",
@@ -328,8 +334,17 @@ def summarise_conversation(
         "share_prompt_eval": to_first / wall,  # of turn time: until the first token
         "share_generation": generating / wall,
         "share_other": 1 - (to_first + generating) / wall,  # tools, storage, tokenising
-        "sample": [c for c in done if c.schema is not None][:12],
+        "sample": [c for c in done if c.schema is not None],
     }
+
+
+def spread(calls: list[CallRecord], n: int) -> list[CallRecord]:
+    """At most n calls, evenly spaced over the conversation: the raw baseline must see the
+    same mix of short and long prompts as the turns it is compared with (generation slows as
+    the context grows; the first calls alone would flatter the baseline)."""
+    if len(calls) <= n or n < 2:
+        return list(calls)[:n]
+    return [calls[round(i * (len(calls) - 1) / (n - 1))] for i in range(n)]
 
 
 def timed_stream(chunks: Iterator[Any]) -> tuple[float, float, int]:
@@ -371,6 +386,7 @@ def generation_speed(backend: LlamaCppBackend, sample: list[CallRecord]) -> dict
                 sums[mode][1] += n - 1
     per = {k: v[0] / max(1, v[1]) for k, v in sums.items()}
     return {
+        "raw_calls": len(sample),
         "constrained_ms_per_token": 1000 * per["constrained"],
         "raw_ms_per_token": 1000 * per["raw"],
         "raw_tps": 1 / per["raw"] if per["raw"] else 0.0,
@@ -510,7 +526,7 @@ ROWS = [
 
 EXTRA_KEYS = ("agent_tps", "raw_tps", "first_launch_s", "second_launch_s", "valid_n", "turns",
               "model", "index_disk_load_s", "index_compile_save_s", "peak_rss_mb",
-              "schemes")  # fmt: skip
+              "schemes", "gpu_layers")  # fmt: skip
 
 
 def print_table(result: Mapping[str, Any]) -> None:
@@ -518,8 +534,13 @@ def print_table(result: Mapping[str, Any]) -> None:
     for key, meaning, goal in ROWS:
         print(f"{key:<28} {result[key]:>9.3f}  {goal:<8} {meaning}")
     print()
+    if result.get("gpu_layers"):
+        print(
+            f"  GPU ({result['offload']}): agent {result['agent_tps']:.1f} tok/s, raw llama.cpp "
+            f"{result['raw_tps']:.1f} tok/s on the same GGUF and prompts"
+        )
     details = ("turns", "calls", "steps_per_turn", "new_tokens", "evaluated_tokens",
-               "prompt_tokens", "agent_tps", "raw_tps", "constrained_ms_per_token",
+               "prompt_tokens", "agent_tps", "raw_tps", "raw_calls", "constrained_ms_per_token",
                "raw_ms_per_token", "first_word_s", "raw_first_token_s",
                "raw_first_token_same_cache_s", "probes", "prefilled_tokens", "idle_prefill_s",
                "share_prompt_eval", "share_generation", "share_other",
@@ -548,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result.update(index_phase(runtime, backend, work))
             talk = conversation(runtime, backend, turns, {p for p in probes if p < turns})
             result.update(talk)
-            result.update(generation_speed(backend, talk.pop("sample")[: 4 if args.quick else 10]))
+            result.update(generation_speed(backend, spread(talk.pop("sample"), RAW_SAMPLE)))
             result.update(valid_calls(runtime, backend, prompts))
             result["agent_vs_raw"] = result["agent_tps"] / max(1e-9, result["raw_tps"])
             result["agent_vs_raw_with_idle"] = result["agent_tps_with_idle"] / max(
@@ -556,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             result["model"] = Path(args.model).name if args.model else "built-in SmolLM2-135M"
             result["threads"] = args.threads
+            result["gpu_layers"] = backend.gpu_layers
+            result["offload"] = backend.gpu_sentence
             result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print_table(result)
             sys.stdout.flush()

@@ -35,3 +35,13 @@ def test_quick_bench_prints_a_table_and_a_json_last_line() -> None:
     assert all(isinstance(result[k], float) and result[k] > 0 for k in KEYS)
     assert result["prefix_reuse"] <= 1.2  # token counts, not times: the KV cache is reused
     assert any(line.startswith("prefix_reuse") for line in lines[:-1])  # the table
+
+
+def test_the_raw_baseline_samples_the_whole_conversation() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_engine import spread
+
+    calls = list(range(30))
+    assert spread(calls, 30) == calls
+    assert spread(calls, 4) == [0, 10, 19, 29]  # first, last and evenly between
+    assert spread(calls[:3], 10) == [0, 1, 2]
