@@ -279,7 +279,8 @@ def run_modes(
 
     def raw(i: int) -> Callable[[], Any]:
         where = where_clause(AGENT)
-        query = store._table.search(query_type="hybrid").vector(vecs[i]).text(fts_terms(texts[i]))
+        query: Any = store._table.search(query_type="hybrid")
+        query = query.vector(vecs[i]).text(fts_terms(texts[i]))
         query = query.distance_type("cosine")
         if store.has_vector_index:
             query = query.nprobes(20).refine_factor(10)

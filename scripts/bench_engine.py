@@ -50,7 +50,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -282,10 +282,10 @@ def raw_first_token(backend: LlamaCppBackend, prompt: list[int]) -> float:
     llm = backend._model()
     started = time.perf_counter()
     chunks = llm.create_completion(prompt, max_tokens=1, stream=True, temperature=0.0)
-    for _ in chunks:  # type: ignore[union-attr]
+    for _ in cast(Iterator[Any], chunks):
         break
     elapsed = time.perf_counter() - started
-    chunks.close()  # type: ignore[union-attr]
+    cast(Any, chunks).close()
     return elapsed
 
 
@@ -296,12 +296,10 @@ def summarise_conversation(
     decoded: list[int],
     idle: float,
 ) -> dict[str, Any]:
-    done = [c for c in recorder.calls if c.completion is not None]
-    evaluated = recorder.prefilled + sum(
-        c.completion.evaluated_prompt_tokens  # type: ignore[union-attr]
-        for c in done
-    )
-    generated = sum(c.completion.completion_tokens for c in done)  # type: ignore[union-attr]
+    finished = [(c, c.completion) for c in recorder.calls if c.completion is not None]
+    done = [c for c, _ in finished]
+    evaluated = recorder.prefilled + sum(x.evaluated_prompt_tokens for _, x in finished)
+    generated = sum(x.completion_tokens for _, x in finished)
     new = sum(c.new_tokens for c in done)
     p_eval, n_eval = decoded
     # perf: a prompt batch counts in n_p_eval, every single-token decode in n_eval; each
@@ -409,7 +407,9 @@ def valid_calls(runtime: Runtime, backend: LlamaCppBackend, n: int) -> dict[str,
     schema = agent.toolbox.union_schema(labels)
     system = ChatMessage("system", agent.system_parts([]).render())
     now = datetime.now(UTC)
-    valid, lengths, functions, failures = 0, 0, {}, []
+    valid, lengths = 0, 0
+    functions: dict[str, int] = {}
+    failures: list[str] = []
     for i, text in enumerate(varied_prompts(n)):
         user = ChatMessage("user", event_json("user_message", text, now))
         params = SamplingParams(400, 0.0 if i % 2 == 0 else 0.7, repeat_penalty=1.1, seed=i)

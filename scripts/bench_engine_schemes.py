@@ -66,7 +66,7 @@ def _two_phase(backend: LlamaCppBackend, agent: Agent) -> Generate:
 
 
 def _gbnf(backend: LlamaCppBackend, schema: Mapping[str, Any]) -> Generate:
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
     llm = backend._model()

@@ -140,7 +140,9 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
     loop = QEventLoop()
     timer = QTimer()
     timer.setInterval(25)
-    timer.timeout.connect(lambda: (check() or time.monotonic() - began > timeout) and loop.quit())
+    timer.timeout.connect(
+        lambda: loop.quit() if check() or time.monotonic() - began > timeout else None
+    )
     timer.start()
     if not check():
         loop.exec()

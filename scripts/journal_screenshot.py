@@ -47,7 +47,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
     loop = QEventLoop()
     timer = QTimer()
     timer.setInterval(30)
-    timer.timeout.connect(lambda: (check() or time.monotonic() > deadline) and loop.quit())
+    timer.timeout.connect(lambda: loop.quit() if check() or time.monotonic() > deadline else None)
     timer.start()
     if not check():
         loop.exec()

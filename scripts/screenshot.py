@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMainWindow, QWidget  # noqa: E402
 
 MESSAGE = "Hi! I'm Ada. My sister Maya lives in Lisbon and teaches pottery."
 
@@ -38,7 +38,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     loop = QEventLoop()
     timer = QTimer()
     timer.setInterval(50)
-    timer.timeout.connect(lambda: (check() or time.monotonic() > deadline) and loop.quit())
+    timer.timeout.connect(lambda: loop.quit() if check() or time.monotonic() > deadline else None)
     timer.start()
     if not check():
         loop.exec()
@@ -148,7 +148,7 @@ def write_documents(folder: Path) -> list[str]:
     return [str(note), str(pdf)]
 
 
-def drop(window: QWidget, paths: list[str]) -> None:
+def drop(window: QMainWindow, paths: list[str]) -> None:
     """A real drop event on the window, as a file manager would send it."""
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -162,6 +162,7 @@ def drop(window: QWidget, paths: list[str]) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     target = window.centralWidget()
+    assert target is not None, "the window has no central widget to drop onto"
     QApplication.sendEvent(target, QDragEnterEvent(QPointF(40, 40), *args))
     QApplication.sendEvent(target, QDropEvent(QPointF(40, 40), *args))
 

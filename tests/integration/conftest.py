@@ -18,6 +18,18 @@ def tiny_backend() -> Iterator[object]:
     backend.close()
 
 
+@pytest.fixture(scope="module")
+def app_window_backend() -> Iterator[object]:
+    """The same model with the app's own context window (8192), for tests about what a step
+    can do rather than about eviction: in 2048 tokens every step of a 400-token reply evicts."""
+    from app.llm.llamacpp import LlamaCppBackend
+    from app.llm.models import default_model_path
+
+    backend = LlamaCppBackend.load(default_model_path())
+    yield backend
+    backend.close()
+
+
 @pytest.fixture
 def real_runtime(tmp_path: Path, tiny_backend: object, minilm: object) -> Iterator[object]:
     from app.config import Settings

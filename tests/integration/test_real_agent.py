@@ -29,7 +29,7 @@ PROMPTS = [
 ]
 
 
-def make(runtime: Any, name: str, **context: int | float) -> Agent:
+def make(runtime: Any, name: str, steps: int = 3, **context: int | float) -> Agent:
     info = runtime.recall.get_agent(name) or create_agent(runtime.recall, runtime.clock, name)
     return Agent(
         info.id,
@@ -37,7 +37,7 @@ def make(runtime: Any, name: str, **context: int | float) -> Agent:
         recall=runtime.recall,
         archival=runtime.archival,
         clock=runtime.clock,
-        config=AgentConfig(max_steps=3, context=ContextConfig(**context)),  # type: ignore[arg-type]
+        config=AgentConfig(max_steps=steps, context=ContextConfig(**context)),  # type: ignore[arg-type]
     )
 
 
@@ -76,8 +76,13 @@ def test_fifty_turns_give_fifty_valid_calls(real_runtime: Any) -> None:
     assert calls >= 50 and invalid == 0
 
 
-def test_every_function_is_reachable_on_the_real_model(real_runtime: Any) -> None:
-    agent = make(real_runtime, "reach", reply_tokens=400)
+def test_every_function_is_reachable_on_the_real_model(
+    real_runtime: Any, app_window_backend: Any
+) -> None:
+    real_runtime.backend = app_window_backend  # the app's window: no eviction between steps
+    # two steps: the forced function, then the reply the step limit forces (a third would only
+    # be the model's own choice again)
+    agent = make(real_runtime, "reach", steps=2, reply_tokens=400)
     list(agent.run())
     agent.archival.insert(agent.agent_id, ["Maya is the user's sister; she does pottery."])
     reached: set[str] = set()

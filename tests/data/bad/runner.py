@@ -233,11 +233,13 @@ def _model_case(path: Path) -> tuple[str, int, str, list[str]]:
         checked = ""
     except ModelError as err:
         checked = err.user_message
-    code, out, err = engram("chat", "--model", str(path), "--agent", CANARY_AGENT, stdin="/exit\n")
-    lines = [line for line in err.splitlines() if line.strip()]
+    code, out, stderr = engram(
+        "chat", "--model", str(path), "--agent", CANARY_AGENT, stdin="/exit\n"
+    )
+    lines = [line for line in stderr.splitlines() if line.strip()]
     said = lines[-1].removeprefix("engram: ") if lines else out.strip()
-    if "Traceback" in err:
-        return "crashed", code, said, [err[-500:]]
+    if "Traceback" in stderr:
+        return "crashed", code, said, [stderr[-500:]]
     if checked and checked != said:
         problems.append(f"check_gguf said something else: {checked}")
     return ("refused" if code == 1 else "accepted"), code, said, problems
