@@ -45,3 +45,23 @@ def test_the_raw_baseline_samples_the_whole_conversation() -> None:
     assert spread(calls, 30) == calls
     assert spread(calls, 4) == [0, 10, 19, 29]  # first, last and evenly between
     assert spread(calls[:3], 10) == [0, 1, 2]
+
+
+@pytest.mark.model
+def test_decode_context_script_prints_a_row_per_length_and_a_json_line() -> None:
+    args = ["--lengths", "32", "256", "--tokens", "4", "--repeats", "1", "--threads", "1"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_decode_context.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["lengths"] == [32, 256]
+    assert len(result["ms_per_token"]) == 2 and all(ms > 0 for ms in result["ms_per_token"])
+    ratio = result["ms_per_token"][1] / result["ms_per_token"][0]
+    assert result["slowdown"] == pytest.approx(ratio, rel=0.01)
+    assert [line.split()[0] for line in lines[1:-1]] == ["32", "256"]  # the table
