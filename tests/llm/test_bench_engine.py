@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,11 +17,10 @@ KEYS = {"prefix_reuse", "constraint_overhead", "agent_vs_raw", "agent_vs_raw_wit
         "valid_calls"}  # fmt: skip
 
 
-@pytest.mark.model
-def test_quick_bench_prints_a_table_and_a_json_last_line() -> None:
-    quick = ["--quick", "--threads", "1"]
+def run_script(name: str, *args: str) -> tuple[list[str], dict[str, Any]]:
+    """Run scripts/`name` as a person would; its output lines and its last line's JSON."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_engine.py"), *quick],
+        [sys.executable, str(ROOT / "scripts" / name), *args],
         capture_output=True,
         text=True,
         timeout=1800,
@@ -28,7 +28,12 @@ def test_quick_bench_prints_a_table_and_a_json_last_line() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
-    result = json.loads(lines[-1])
+    return lines, json.loads(lines[-1])
+
+
+@pytest.mark.model
+def test_quick_bench_prints_a_table_and_a_json_last_line() -> None:
+    lines, result = run_script("bench_engine.py", "--quick", "--threads", "1")
     assert result.keys() >= KEYS
     assert result["valid_calls"] == 1.0
     assert result["valid_n"] >= 20
@@ -50,16 +55,7 @@ def test_the_raw_baseline_samples_the_whole_conversation() -> None:
 @pytest.mark.model
 def test_decode_context_script_prints_a_row_per_length_and_a_json_line() -> None:
     args = ["--lengths", "32", "256", "--tokens", "4", "--repeats", "1", "--threads", "1"]
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_decode_context.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    result = json.loads(lines[-1])
+    lines, result = run_script("bench_decode_context.py", *args)
     assert result["lengths"] == [32, 256]
     assert len(result["ms_per_token"]) == 2 and all(ms > 0 for ms in result["ms_per_token"])
     ratio = result["ms_per_token"][1] / result["ms_per_token"][0]
