@@ -473,9 +473,8 @@ class LlamaCppBackend:
         at = text.find(upto)
         if at <= 0:
             return
-        llm = self._model()
-        if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
-            return  # no partial cache removal: a prefill would be thrown away
+        if _whole_cache_only(self._model()):
+            return  # a prefill would be thrown away
         with self._exclusive():
             tokens = self._text_tokens(text[:at])
         done = 0
@@ -503,8 +502,8 @@ class LlamaCppBackend:
     def _reusable_prefix(self, prompt: Sequence[int]) -> int:
         """Prompt tokens llama.cpp will take from its KV cache (mirrors `Llama.generate`)."""
         llm = self._model()
-        if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
-            return 0  # no partial cache removal: llama.cpp re-evaluates everything
+        if _whole_cache_only(llm):
+            return 0  # llama.cpp re-evaluates everything
         common = self._cached_prefix(prompt)
         if common < len(prompt):
             return common
@@ -581,6 +580,12 @@ class LlamaCppBackend:
         if token < 0 or self._llm is None:
             return ""
         return self._llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+
+def _whole_cache_only(llm: Llama) -> bool:
+    """A recurrent or hybrid model's cache cannot be cut back to a shared prefix: llama.cpp
+    starts such a prompt from scratch."""
+    return bool(getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False))
 
 
 def _occurrences(

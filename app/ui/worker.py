@@ -389,11 +389,9 @@ class AgentWorker(RunPump):
             return
         try:
             next(self._prefill)
-        except StopIteration:
-            self._prefill = None
-            return
-        except Exception as err:  # only the head's tokens are lost: the next turn pays them
-            log.info("prefill stopped: %s", err)
+        except Exception as err:  # done, or failed: then the next turn pays the head's tokens
+            if not isinstance(err, StopIteration):
+                log.info("prefill stopped: %s", err)
             self._prefill = None
             return
         QTimer.singleShot(0, self, self._prefill_step)
